@@ -1,0 +1,188 @@
+// Package customer is the Customer aggregate of field-service and PSA businesses:
+// people and companies the office registers and edits, technicians visit and
+// billing invoices. It is pure: behaviour methods check the rules against the
+// current state and return events or a domain error; apply is the only place state
+// changes, for new events and for replayed history alike.
+package customer
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fieldservice/customer-service/domain/actor"
+)
+
+// Domain errors. Callers match them with errors.Is.
+var (
+	ErrAlreadyRegistered = errors.New("customer already registered")
+	ErrNotRegistered     = errors.New("customer not registered")
+	ErrAlreadyArchived   = errors.New("customer already archived")
+	ErrNotArchived       = errors.New("customer is not archived")
+)
+
+// Customer is the aggregate's state, rebuilt from its events.
+type Customer struct {
+	id         string
+	number     int64
+	version    uint64
+	details    Details
+	archived   bool
+	reason     string
+	notes      []Note
+	createdAt  time.Time
+	createdBy  actor.Actor
+	modifiedAt time.Time
+	modifiedBy actor.Actor
+}
+
+// Note is an office note on a customer.
+type Note struct {
+	ID     string
+	Text   string
+	Author actor.Actor
+	At     time.Time
+}
+
+// Recorded is a stored event with the metadata the aggregate keeps.
+type Recorded struct {
+	Event Event
+	At    time.Time
+	By    actor.Actor
+}
+
+// New returns the state of a customer that has no events yet.
+func New(id string) *Customer { return &Customer{id: id} }
+
+// Replay rebuilds a customer from its history, in order.
+func Replay(id string, history []Recorded) (*Customer, error) {
+	c := New(id)
+	for _, r := range history {
+		if err := c.Apply(r); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Customer) ID() string              { return c.id }
+func (c *Customer) Number() int64           { return c.number }
+func (c *Customer) Version() uint64         { return c.version }
+func (c *Customer) Details() Details        { return c.details }
+func (c *Customer) Archived() bool          { return c.archived }
+func (c *Customer) ArchiveReason() string   { return c.reason }
+func (c *Customer) Notes() []Note           { return append([]Note(nil), c.notes...) }
+func (c *Customer) Registered() bool        { return c.version > 0 }
+func (c *Customer) CreatedAt() time.Time    { return c.createdAt }
+func (c *Customer) CreatedBy() actor.Actor  { return c.createdBy }
+func (c *Customer) ModifiedAt() time.Time   { return c.modifiedAt }
+func (c *Customer) ModifiedBy() actor.Actor { return c.modifiedBy }
+
+// Register decides the first event of a new customer.
+func (c *Customer) Register(number int64, d Details, policy Policy) ([]Event, error) {
+	if c.Registered() {
+		return nil, ErrAlreadyRegistered
+	}
+	if number <= 0 {
+		return nil, fmt.Errorf("register customer %s: number %d must be positive", c.id, number)
+	}
+	d = normalize(d)
+	if err := validate(d, policy); err != nil {
+		return nil, err
+	}
+	return []Event{Registered{CustomerID: c.id, Number: number, Details: d}}, nil
+}
+
+// Update applies a partial edit. It records only the fields whose value changes,
+// and nothing at all when none does.
+func (c *Customer) Update(p Patch, policy Policy) ([]Event, error) {
+	if !c.Registered() {
+		return nil, ErrNotRegistered
+	}
+	next := normalize(p.applyTo(c.details))
+	if err := validate(next, policy); err != nil {
+		return nil, err
+	}
+	changes := diff(c.details, next)
+	if changes.IsEmpty() {
+		return nil, nil
+	}
+	return []Event{DetailsChanged{Changes: changes}}, nil
+}
+
+// Archive takes the customer out of daily use, with a reason. Who archived it is
+// recorded in the event's metadata, as for every event.
+func (c *Customer) Archive(reason string) ([]Event, error) {
+	if !c.Registered() {
+		return nil, ErrNotRegistered
+	}
+	if c.archived {
+		return nil, ErrAlreadyArchived
+	}
+	reason = strings.TrimSpace(reason)
+	var p problems
+	if reason == "" {
+		p.add("reason", "archiving needs a reason")
+	} else if utf8.RuneCountInString(reason) > maxText {
+		p.add("reason", "longer than %d characters", maxText)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return []Event{Archived{Reason: reason}}, nil
+}
+
+// Reenable brings an archived customer back into use.
+func (c *Customer) Reenable() ([]Event, error) {
+	if !c.Registered() {
+		return nil, ErrNotRegistered
+	}
+	if !c.archived {
+		return nil, ErrNotArchived
+	}
+	return []Event{Reenabled{}}, nil
+}
+
+// AddNote records a note by author at the given time.
+func (c *Customer) AddNote(noteID string, author actor.Actor, at time.Time, text string) ([]Event, error) {
+	if !c.Registered() {
+		return nil, ErrNotRegistered
+	}
+	text = strings.TrimSpace(text)
+	var p problems
+	if text == "" {
+		p.add("text", "a note needs text")
+	} else if utf8.RuneCountInString(text) > maxLong {
+		p.add("text", "longer than %d characters", maxLong)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return []Event{NoteAdded{NoteID: noteID, Text: text, AuthorID: author.ID, AuthorName: author.Name, At: at.UTC()}}, nil
+}
+
+// Apply changes the state by one recorded event. It never fails on a valid
+// history; an unknown event type is an error, since skipping it would build a
+// state that never existed.
+func (c *Customer) Apply(r Recorded) error {
+	switch e := r.Event.(type) {
+	case Registered:
+		c.number, c.details = e.Number, e.Details
+		c.createdAt, c.createdBy = r.At, r.By
+	case DetailsChanged:
+		c.details = e.Changes.applyTo(c.details)
+	case Archived:
+		c.archived, c.reason = true, e.Reason
+	case Reenabled:
+		c.archived, c.reason = false, ""
+	case NoteAdded:
+		c.notes = append(c.notes, Note{ID: e.NoteID, Text: e.Text, Author: actor.Actor{ID: e.AuthorID, Name: e.AuthorName}, At: e.At})
+	default:
+		return fmt.Errorf("customer %s: cannot apply %T", c.id, r.Event)
+	}
+	c.version++
+	c.modifiedAt, c.modifiedBy = r.At, r.By
+	return nil
+}

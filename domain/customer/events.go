@@ -1,0 +1,53 @@
+package customer
+
+import "time"
+
+// Event is something that happened to a customer. Each has a stable type name,
+// registered once with the event codec; renaming one breaks every stored event.
+type Event interface {
+	EventType() string
+}
+
+// The stored type names.
+const (
+	TypeRegistered     = "CustomerRegistered"
+	TypeDetailsChanged = "CustomerDetailsChanged"
+	TypeArchived       = "CustomerArchived"
+	TypeReenabled      = "CustomerReenabled"
+	TypeNoteAdded      = "CustomerNoteAdded"
+)
+
+// Registered starts a customer's stream.
+type Registered struct {
+	CustomerID string  `json:"customer_id"`
+	Number     int64   `json:"number"` // human-friendly, unique, increasing
+	Details    Details `json:"details"`
+}
+
+// DetailsChanged records an edit: only the fields whose value changed.
+type DetailsChanged struct {
+	Changes Patch `json:"changes"`
+}
+
+// Archived takes a customer out of daily lists; nothing is deleted.
+type Archived struct {
+	Reason string `json:"reason"`
+}
+
+// Reenabled brings an archived customer back.
+type Reenabled struct{}
+
+// NoteAdded records an office note about the customer (not about a job).
+type NoteAdded struct {
+	NoteID     string    `json:"note_id"`
+	Text       string    `json:"text"`
+	AuthorID   string    `json:"author_id"`
+	AuthorName string    `json:"author_name"`
+	At         time.Time `json:"at"`
+}
+
+func (Registered) EventType() string     { return TypeRegistered }
+func (DetailsChanged) EventType() string { return TypeDetailsChanged }
+func (Archived) EventType() string       { return TypeArchived }
+func (Reenabled) EventType() string      { return TypeReenabled }
+func (NoteAdded) EventType() string      { return TypeNoteAdded }

@@ -1,0 +1,152 @@
+package customer
+
+import (
+	"fmt"
+	"strings"
+)
+
+// enum is the shape of the picklist types below: a struct with an unexported name,
+// so the only values are the declared ones and the zero value means "unset".
+type enum struct{ name string }
+
+func parseEnum[T ~struct{ name string }](what, s string, values []T) (T, error) {
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = struct{ name string }(v).name
+		if names[i] == s {
+			return v, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("unknown %s %q (want %s)", what, s, strings.Join(names, ", "))
+}
+
+// Kind says whether a customer is a person or a company.
+type Kind enum
+
+var (
+	Person  = Kind{"person"}
+	Company = Kind{"company"}
+)
+
+// ParseKind reads "person" or "company".
+func ParseKind(s string) (Kind, error) { return parseEnum("customer kind", s, []Kind{Person, Company}) }
+
+func (k Kind) String() string                { return k.name }
+func (k Kind) MarshalText() ([]byte, error)  { return []byte(k.name), nil }
+func (k *Kind) UnmarshalText(b []byte) error { return unmarshalEnum(k, b, ParseKind) }
+
+// PhoneType is what a phone number is for.
+type PhoneType enum
+
+var (
+	Mobile    = PhoneType{"mobile"}
+	Work      = PhoneType{"work"}
+	Home      = PhoneType{"home"}
+	Fax       = PhoneType{"fax"}
+	OtherLine = PhoneType{"other"}
+)
+
+// ParsePhoneType reads mobile, work, home, fax or other.
+func ParsePhoneType(s string) (PhoneType, error) {
+	return parseEnum("phone type", s, []PhoneType{Mobile, Work, Home, Fax, OtherLine})
+}
+
+func (t PhoneType) String() string                { return t.name }
+func (t PhoneType) MarshalText() ([]byte, error)  { return []byte(t.name), nil }
+func (t *PhoneType) UnmarshalText(b []byte) error { return unmarshalEnum(t, b, ParsePhoneType) }
+
+// AddressType is what an address is used for.
+type AddressType enum
+
+var (
+	Billing  = AddressType{"billing"}
+	Shipping = AddressType{"shipping"}
+	Service  = AddressType{"service"} // the physical site technicians go to
+)
+
+// ParseAddressType reads billing, shipping or service ("physical" is read as service).
+func ParseAddressType(s string) (AddressType, error) {
+	if s == "physical" {
+		return Service, nil
+	}
+	return parseEnum("address type", s, []AddressType{Billing, Shipping, Service})
+}
+
+func (t AddressType) String() string                { return t.name }
+func (t AddressType) MarshalText() ([]byte, error)  { return []byte(t.name), nil }
+func (t *AddressType) UnmarshalText(b []byte) error { return unmarshalEnum(t, b, ParseAddressType) }
+
+func unmarshalEnum[T any](dst *T, b []byte, parse func(string) (T, error)) error {
+	v, err := parse(string(b))
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}
+
+// Phone is one of a customer's numbers, in E.164 (+15550134…). Parsing national
+// formats needs numbering-plan data, so it happens before the domain (commands/);
+// here a number is only checked for E.164 shape.
+type Phone struct {
+	Number  string    `json:"number"`
+	Type    PhoneType `json:"type"`
+	Primary bool      `json:"primary,omitempty"`
+}
+
+// Address is a postal address of a customer, optionally with coordinates.
+type Address struct {
+	Type     AddressType `json:"type"`
+	Street   string      `json:"street,omitempty"`
+	City     string      `json:"city,omitempty"`
+	State    string      `json:"state,omitempty"`
+	Postcode string      `json:"postcode,omitempty"`
+	Country  string      `json:"country,omitempty"` // ISO 3166-1 alpha-2
+	Lat      *float64    `json:"lat,omitempty"`
+	Lng      *float64    `json:"lng,omitempty"`
+	Default  bool        `json:"default,omitempty"` // the default address of its type
+}
+
+// Equal compares addresses by value (coordinates included).
+func (a Address) Equal(b Address) bool {
+	return a.Type == b.Type && a.Street == b.Street && a.City == b.City && a.State == b.State &&
+		a.Postcode == b.Postcode && a.Country == b.Country && a.Default == b.Default &&
+		equalPtr(a.Lat, b.Lat) && equalPtr(a.Lng, b.Lng)
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// EmailPreferences says which emails the customer accepts; all false means none.
+type EmailPreferences struct {
+	Billing   bool `json:"billing"`
+	Marketing bool `json:"marketing"`
+	Reports   bool `json:"reports"`
+}
+
+// TaxRate is a percentage held exactly, in millionths of the amount
+// (8.875% = 88,750): money code multiplies integers, never floats.
+type TaxRate int64
+
+// ParseTaxRate reads a percentage such as "8.875" (up to four decimals).
+func ParseTaxRate(s string) (TaxRate, error) {
+	whole, frac, _ := strings.Cut(strings.TrimSuffix(strings.TrimSpace(s), "%"), ".")
+	if whole == "" || len(frac) > 4 || strings.Trim(whole+frac, "0123456789") != "" {
+		return 0, fmt.Errorf("tax rate %q: want a percentage with up to 4 decimals, like 8.875", s)
+	}
+	var r int64
+	for _, c := range whole + frac + strings.Repeat("0", 4-len(frac)) {
+		if r = r*10 + int64(c-'0'); r > 1_000_000 {
+			return 0, fmt.Errorf("tax rate %q: more than 100%%", s)
+		}
+	}
+	return TaxRate(r), nil
+}
+
+// String formats the rate as a percentage ("8.875").
+func (r TaxRate) String() string {
+	s := fmt.Sprintf("%d.%04d", r/10_000, r%10_000)
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+}

@@ -1,0 +1,113 @@
+// Package commands holds the application services of the Customer service: one
+// handler per command, each loading an aggregate, letting it decide, and appending
+// the events with the version it decided on. Uniqueness (primary emails, customer
+// numbers) and idempotency keys are kept in reservation streams of the same store.
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+)
+
+// Config configures the application.
+type Config struct {
+	// Store holds every event. Required.
+	Store eventstore.Store
+	// ReservationKey keys the hash that names email reservation streams; at least 32
+	// bytes, and stable for the life of the data. Required.
+	ReservationKey []byte
+	// Policy says which customer fields are required. Default customer.DefaultPolicy().
+	Policy *customer.Policy
+	// PhoneRegion is the region (ISO 3166 alpha-2) of phone numbers typed without a
+	// country code. Default "US".
+	PhoneRegion string
+	// ClaimGrace is how long a reservation or idempotency claim is honoured before a
+	// crashed owner's claim may be taken over. Default one minute; it must exceed
+	// the longest a command may run.
+	ClaimGrace time.Duration
+	// Clock stamps events. Default time.Now.
+	Clock func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Policy == nil {
+		p := customer.DefaultPolicy()
+		c.Policy = &p
+	}
+	if c.PhoneRegion == "" {
+		c.PhoneRegion = "US"
+	}
+	if c.ClaimGrace == 0 {
+		c.ClaimGrace = time.Minute
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("Store is required"))
+	}
+	if len(c.ReservationKey) < 32 {
+		errs = append(errs, errors.New("ReservationKey must be at least 32 bytes"))
+	}
+	if c.Policy != nil {
+		if err := c.Policy.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("Policy: %w", err))
+		}
+	}
+	if c.ClaimGrace < 0 {
+		errs = append(errs, errors.New("ClaimGrace must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// App lists every command handler.
+type App struct {
+	RegisterCustomer *RegisterCustomerHandler
+	UpdateCustomer   *UpdateCustomerHandler
+	ArchiveCustomer  *ArchiveCustomerHandler
+	ReenableCustomer *ReenableCustomerHandler
+	AddNote          *AddNoteHandler
+}
+
+// deps is what the handlers share.
+type deps struct {
+	cfg     Config
+	repo    repository
+	emails  emails
+	numbers *numbers
+	idem    *idempotency
+}
+
+// New builds the application.
+func New(cfg Config) (*App, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("commands: invalid config: %w", err)
+	}
+	repo := repository{store: cfg.Store, events: codec.Events}
+	d := &deps{
+		cfg:     cfg,
+		repo:    repo,
+		numbers: &numbers{store: cfg.Store, events: codec.Events, clock: cfg.Clock},
+		idem:    &idempotency{store: cfg.Store, events: codec.Events, grace: cfg.ClaimGrace, clock: cfg.Clock, inflight: map[string]chan struct{}{}},
+	}
+	d.emails = emails{store: cfg.Store, events: codec.Events, key: cfg.ReservationKey, grace: cfg.ClaimGrace, clock: cfg.Clock,
+		holds: d.holdsEmail}
+	return &App{
+		RegisterCustomer: &RegisterCustomerHandler{d},
+		UpdateCustomer:   &UpdateCustomerHandler{d},
+		ArchiveCustomer:  &ArchiveCustomerHandler{d},
+		ReenableCustomer: &ReenableCustomerHandler{d},
+		AddNote:          &AddNoteHandler{d},
+	}, nil
+}

@@ -1,0 +1,107 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+)
+
+// Result is what a successful customer command reports.
+type Result struct {
+	CustomerID string
+	Number     int64
+	// Version is the customer's version after the command (its ETag).
+	Version uint64
+	// Position is the global position of the command's last event, for
+	// read-your-writes; zero when the command changed nothing.
+	Position eventstore.Position
+}
+
+// customerStream names a customer's stream. It holds no personal data: stream names
+// cannot be erased.
+func customerStream(id string) string { return "customer-" + id }
+
+// repository loads and saves customers.
+type repository struct {
+	store  eventstore.Store
+	events *codec.Registry
+}
+
+// load rebuilds a customer; one that was never registered comes back unregistered
+// (version 0), not as an error, so Register can decide on it.
+func (r repository) load(ctx context.Context, id string) (*customer.Customer, error) {
+	var history []customer.Recorded
+	for rec, err := range r.store.ReadStream(ctx, customerStream(id), eventstore.ReadOptions{}) {
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return customer.New(id), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load customer %s: %w", id, err)
+		}
+		e, meta, err := r.events.Decode(rec)
+		if err != nil {
+			return nil, fmt.Errorf("load customer %s: %w", id, err)
+		}
+		ce, ok := e.(customer.Event)
+		if !ok {
+			return nil, fmt.Errorf("load customer %s: %s is not a customer event", id, rec.Type)
+		}
+		history = append(history, customer.Recorded{Event: ce, At: meta.OccurredAt, By: meta.Actor})
+	}
+	return customer.Replay(id, history)
+}
+
+// save appends a decision's events, expecting the customer at the version it was
+// decided on. A lost race is ErrConflict, never retried here: the caller decided on
+// a state that no longer exists.
+func (r repository) save(ctx context.Context, c *customer.Customer, events []customer.Event, meta codec.Metadata) (Result, error) {
+	res := Result{CustomerID: c.ID(), Number: c.Number(), Version: c.Version()}
+	if len(events) == 0 {
+		return res, nil
+	}
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		d, err := r.events.Encode(e, meta)
+		if err != nil {
+			return Result{}, err
+		}
+		data[i] = d
+		if reg, ok := e.(customer.Registered); ok {
+			res.Number = reg.Number
+		}
+	}
+	ar, err := r.store.Append(ctx, customerStream(c.ID()), eventstore.Exact(c.Version()), data...)
+	if errors.Is(err, eventstore.ErrWrongVersion) {
+		return Result{}, fmt.Errorf("customer %s: %w: %w", c.ID(), ErrConflict, err)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("save customer %s: %w", c.ID(), err)
+	}
+	res.Version, res.Position = ar.Version, ar.Position
+	return res, nil
+}
+
+// update loads a customer, checks the version the caller saw (0: any), lets decide
+// produce events and saves them.
+func (r repository) update(ctx context.Context, id string, seen uint64, meta codec.Metadata,
+	decide func(*customer.Customer) ([]customer.Event, error)) (Result, error) {
+	c, err := r.load(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if !c.Registered() {
+		return Result{}, fmt.Errorf("customer %s: %w", id, ErrCustomerNotFound)
+	}
+	if seen != 0 && seen != c.Version() {
+		return Result{}, &StaleVersionError{CustomerID: id, Expected: seen, Actual: c.Version()}
+	}
+	events, err := decide(c)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.save(ctx, c, events, meta)
+}

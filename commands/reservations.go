@@ -1,0 +1,174 @@
+package commands
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fieldservice/customer-service/domain/reservation"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+)
+
+// emails keeps primary emails unique with one reservation stream per email, named
+// by a keyed hash of the normalized address (no stream name holds an email).
+//
+// Reserving and saving the customer are two appends, so a crash between them can
+// leave a reservation whose owner never got (or no longer has) the email. Such a
+// reservation is taken over once it is older than the grace period and its owner
+// does not hold the email; the grace period is far longer than any command may run,
+// so a registration still in flight never loses its email.
+type emails struct {
+	store  eventstore.Store
+	events *codec.Registry
+	key    []byte
+	grace  time.Duration
+	clock  func() time.Time
+	// holds reports whether customer id currently has the email as its primary one.
+	holds func(ctx context.Context, id, email string) (bool, error)
+}
+
+type emailClaim struct {
+	owner   string
+	at      time.Time
+	version uint64
+}
+
+func (e emails) stream(email string) string {
+	m := hmac.New(sha256.New, e.key)
+	m.Write([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return "email-" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func (e emails) read(ctx context.Context, stream string) (emailClaim, error) {
+	var c emailClaim
+	for rec, err := range e.store.ReadStream(ctx, stream, eventstore.ReadOptions{Direction: eventstore.Backwards, Limit: 1}) {
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return c, nil
+		}
+		if err != nil {
+			return c, fmt.Errorf("read email reservation: %w", err)
+		}
+		ev, meta, err := e.events.Decode(rec)
+		if err != nil {
+			return c, err
+		}
+		c.version, c.at = rec.Version, meta.OccurredAt
+		if r, ok := ev.(reservation.EmailReserved); ok {
+			c.owner = r.CustomerID
+		}
+	}
+	return c, nil
+}
+
+// reserve gives email to customer id, or fails with *EmailTakenError.
+func (e emails) reserve(ctx context.Context, email, id string, meta Meta) error {
+	stream := e.stream(email)
+	for attempt := 0; ; attempt++ {
+		c, err := e.read(ctx, stream)
+		if err != nil {
+			return err
+		}
+		if c.owner == id {
+			return nil
+		}
+		if c.owner != "" {
+			if e.clock().Sub(c.at) < e.grace {
+				return &EmailTakenError{OwnerID: c.owner}
+			}
+			held, err := e.holds(ctx, c.owner, email)
+			if err != nil {
+				return err
+			}
+			if held {
+				return &EmailTakenError{OwnerID: c.owner}
+			}
+		}
+		data, err := e.events.Encode(reservation.EmailReserved{CustomerID: id}, meta.metadata(e.clock()))
+		if err != nil {
+			return err
+		}
+		_, err = e.store.Append(ctx, stream, eventstore.Exact(c.version), data)
+		if errors.Is(err, eventstore.ErrWrongVersion) && attempt == 0 {
+			continue // someone else reserved it meanwhile: read who, once
+		}
+		if err != nil {
+			return fmt.Errorf("reserve email: %w", err)
+		}
+		return nil
+	}
+}
+
+// release frees email if customer id still owns it. Losing a race here means the
+// email has a new owner already: nothing to release.
+func (e emails) release(ctx context.Context, email, id string, meta Meta) error {
+	stream := e.stream(email)
+	c, err := e.read(ctx, stream)
+	if err != nil || c.owner != id {
+		return err
+	}
+	data, err := e.events.Encode(reservation.EmailReleased{CustomerID: id}, meta.metadata(e.clock()))
+	if err != nil {
+		return err
+	}
+	_, err = e.store.Append(ctx, stream, eventstore.Exact(c.version), data)
+	if err != nil && !errors.Is(err, eventstore.ErrWrongVersion) {
+		return fmt.Errorf("release email: %w", err)
+	}
+	return nil
+}
+
+// numbers hands out customer numbers from one stream whose version is the last
+// number given: the store's optimistic concurrency keeps them unique across
+// instances; a mutex keeps this instance's callers from racing each other.
+type numbers struct {
+	store  eventstore.Store
+	events *codec.Registry
+	clock  func() time.Time
+
+	mu    sync.Mutex
+	known bool
+	last  uint64
+}
+
+const numbersStream = "customer-numbers"
+
+func (n *numbers) assign(ctx context.Context, id string, meta Meta) (int64, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for attempt := 0; attempt < 100; attempt++ {
+		if !n.known {
+			n.last = 0
+			for rec, err := range n.store.ReadStream(ctx, numbersStream, eventstore.ReadOptions{Direction: eventstore.Backwards, Limit: 1}) {
+				if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+					return 0, fmt.Errorf("read customer numbers: %w", err)
+				}
+				n.last = rec.Version
+			}
+			n.known = true
+		}
+		next := int64(n.last + 1)
+		data, err := n.events.Encode(reservation.NumberAssigned{CustomerID: id, Number: next}, meta.metadata(n.clock()))
+		if err != nil {
+			return 0, err
+		}
+		_, err = n.store.Append(ctx, numbersStream, eventstore.Exact(n.last), data)
+		if errors.Is(err, eventstore.ErrWrongVersion) {
+			n.known = false // another instance took it: reread and try the next one
+			continue
+		}
+		if err != nil {
+			n.known = false
+			return 0, fmt.Errorf("assign customer number: %w", err)
+		}
+		n.last++
+		return next, nil
+	}
+	return 0, fmt.Errorf("assign customer number: %w: gave up after 100 lost races", ErrConflict)
+}

@@ -54,18 +54,18 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	var errs []error
 	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
+		errs = append(errs, errors.New("store is required"))
 	}
 	if len(c.ReservationKey) < 32 {
-		errs = append(errs, errors.New("ReservationKey must be at least 32 bytes"))
+		errs = append(errs, errors.New("reservation key must be at least 32 bytes"))
 	}
 	if c.Policy != nil {
 		if err := c.Policy.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("Policy: %w", err))
+			errs = append(errs, fmt.Errorf("policy: %w", err))
 		}
 	}
 	if c.ClaimGrace < 0 {
-		errs = append(errs, errors.New("ClaimGrace must not be negative"))
+		errs = append(errs, errors.New("claim grace must not be negative"))
 	}
 	return errors.Join(errs...)
 }

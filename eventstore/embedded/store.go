@@ -57,16 +57,16 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	var errs []error
 	if c.Path == "" {
-		errs = append(errs, errors.New("Path is required"))
+		errs = append(errs, errors.New("path is required"))
 	}
 	if c.MaxBatch < 0 {
-		errs = append(errs, errors.New("MaxBatch must not be negative"))
+		errs = append(errs, errors.New("max batch must not be negative"))
 	}
 	if c.OpenTimeout < 0 {
-		errs = append(errs, errors.New("OpenTimeout must not be negative"))
+		errs = append(errs, errors.New("open timeout must not be negative"))
 	}
 	if c.FlushEvents < 0 || c.FlushInterval < 0 {
-		errs = append(errs, errors.New("FlushEvents and FlushInterval must not be negative"))
+		errs = append(errs, errors.New("flush events and flush interval must not be negative"))
 	}
 	return errors.Join(errs...)
 }

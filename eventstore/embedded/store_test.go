@@ -59,7 +59,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("Open accepted an empty path and negative limits")
 	}
-	for _, want := range []string{"Path is required", "MaxBatch", "OpenTimeout"} {
+	for _, want := range []string{"path is required", "max batch", "open timeout"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("config error %q does not mention %q", err, want)
 		}

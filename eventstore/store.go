@@ -31,7 +31,8 @@ type Store interface {
 	// A stale expectation fails with an error matching ErrWrongVersion that carries
 	// the stream's actual version (*Error). Retrying an append whose events were
 	// already stored in this stream at the expected place returns the original
-	// result and stores nothing. Every event must have an ID, a Type and Data.
+	// result and stores nothing. An append needs at least one event, and every event
+	// an ID and a Type; otherwise it fails with ErrInvalidEvent.
 	Append(ctx context.Context, stream string, expected ExpectedVersion, events ...EventData) (AppendResult, error)
 
 	// ReadStream yields a stream's events in the given direction. A stream that
@@ -65,7 +66,7 @@ type EventData struct {
 	ID uuid.UUID
 	// Type is the registered event type name, e.g. "CustomerRegistered". Required.
 	Type string
-	// Data is the payload (JSON). Required.
+	// Data is the payload (JSON).
 	Data []byte
 	// Metadata is the envelope's metadata (JSON): actor, correlation, causation, … Optional.
 	Metadata []byte

@@ -121,14 +121,8 @@ func (c *Customer) Archive(reason string) ([]Event, error) {
 	if c.archived {
 		return nil, ErrAlreadyArchived
 	}
-	reason = strings.TrimSpace(reason)
-	var p problems
-	if reason == "" {
-		p.add("reason", "archiving needs a reason")
-	} else if utf8.RuneCountInString(reason) > maxText {
-		p.add("reason", "longer than %d characters", maxText)
-	}
-	if err := p.err(); err != nil {
+	reason, err := requiredText("reason", reason, maxText, "archiving needs a reason")
+	if err != nil {
 		return nil, err
 	}
 	return []Event{Archived{Reason: reason}}, nil
@@ -150,14 +144,8 @@ func (c *Customer) AddNote(noteID string, author actor.Actor, at time.Time, text
 	if !c.Registered() {
 		return nil, ErrNotRegistered
 	}
-	text = strings.TrimSpace(text)
-	var p problems
-	if text == "" {
-		p.add("text", "a note needs text")
-	} else if utf8.RuneCountInString(text) > maxLong {
-		p.add("text", "longer than %d characters", maxLong)
-	}
-	if err := p.err(); err != nil {
+	text, err := requiredText("text", text, maxLong, "a note needs text")
+	if err != nil {
 		return nil, err
 	}
 	return []Event{NoteAdded{NoteID: noteID, Text: text, AuthorID: author.ID, AuthorName: author.Name, At: at.UTC()}}, nil
@@ -185,4 +173,16 @@ func (c *Customer) Apply(r Recorded) error {
 	c.version++
 	c.modifiedAt, c.modifiedBy = r.At, r.By
 	return nil
+}
+
+// requiredText trims s and checks it is present and at most max characters long.
+func requiredText(path, s string, max int, missing string) (string, error) {
+	s = strings.TrimSpace(s)
+	var p problems
+	if s == "" {
+		p.add(path, "%s", missing)
+	} else if utf8.RuneCountInString(s) > max {
+		p.add(path, "longer than %d characters", max)
+	}
+	return s, p.err()
 }

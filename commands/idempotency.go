@@ -95,7 +95,7 @@ func (i *idempotency) run(ctx context.Context, meta Meta, command, hash, id stri
 		if err != nil {
 			return Result{}, fmt.Errorf("idempotency key result: %w", err)
 		}
-		return Result{CustomerID: s.done.CustomerID, Version: s.done.Version, Position: pos}, nil
+		return Result{CustomerID: s.done.CustomerID, Number: s.done.Number, Version: s.done.Version, Position: pos}, nil
 	case s.claim != nil && i.clock().Sub(s.claimAt) < i.grace:
 		return Result{}, ErrIdempotencyInProgress
 	case s.claim != nil:
@@ -109,7 +109,7 @@ func (i *idempotency) run(ctx context.Context, meta Meta, command, hash, id stri
 		return Result{}, err
 	}
 	res, err := fn(id, resumed)
-	var outcome codec.Event = reservation.CommandCompleted{CustomerID: res.CustomerID, Version: res.Version, Position: res.Position.String()}
+	var outcome codec.Event = reservation.CommandCompleted{CustomerID: res.CustomerID, Number: res.Number, Version: res.Version, Position: res.Position.String()}
 	if err != nil {
 		outcome = reservation.CommandFailed{Reason: errorKind(err)}
 	}

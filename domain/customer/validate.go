@@ -302,17 +302,17 @@ func checkAddresses(p *problems, addrs []Address) {
 		if a.Lng != nil && !(*a.Lng >= -180 && *a.Lng <= 180) {
 			p.add(path+".lng", "must be between -180 and 180")
 		}
-		for name, s := range map[string]string{"street": a.Street, "city": a.City, "state": a.State, "postcode": a.Postcode} {
-			if utf8.RuneCountInString(s) > maxText {
-				p.add(path+"."+name, "longer than %d characters", maxText)
+		for _, f := range []struct{ name, value string }{{"street", a.Street}, {"city", a.City}, {"state", a.State}, {"postcode", a.Postcode}} {
+			if utf8.RuneCountInString(f.value) > maxText {
+				p.add(path+"."+f.name, "longer than %d characters", maxText)
 			}
 		}
 		if a.Default {
 			defaults[a.Type]++
 		}
 	}
-	for t, n := range defaults {
-		if n > 1 {
+	for _, t := range []AddressType{Billing, Shipping, Service} {
+		if defaults[t] > 1 {
 			p.add("addresses", "only one %s address can be the default", t)
 		}
 	}
@@ -333,9 +333,10 @@ func checkText(p *problems, d Details) {
 			p.add(name, "longer than %d characters", maxText)
 		}
 	}
-	for name, s := range map[string]string{"description": d.Description, "ticket_warning": d.TicketWarning} {
-		if utf8.RuneCountInString(s) > maxLong {
-			p.add(name, "longer than %d characters", maxLong)
-		}
+	if utf8.RuneCountInString(d.Description) > maxLong {
+		p.add("description", "longer than %d characters", maxLong)
+	}
+	if utf8.RuneCountInString(d.TicketWarning) > maxLong {
+		p.add("ticket_warning", "longer than %d characters", maxLong)
 	}
 }

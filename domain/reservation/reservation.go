@@ -44,6 +44,7 @@ type CommandClaimed struct {
 // CommandCompleted stores the result a retry with the same key gets.
 type CommandCompleted struct {
 	CustomerID string `json:"customer_id"`
+	Number     int64  `json:"number"`
 	Version    uint64 `json:"version"`
 	Position   string `json:"position"`
 }

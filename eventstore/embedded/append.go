@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -34,7 +35,7 @@ func (w *writer) seqOfID(id uuid.UUID) (uint64, bool) {
 		return seq, true
 	}
 	if v := w.tx.Bucket(bucketIDs).Get(id[:]); v != nil {
-		return beUint64(v), true
+		return binary.BigEndian.Uint64(v), true
 	}
 	return 0, false
 }

@@ -3,10 +3,12 @@ package embedded_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,14 +88,8 @@ func BenchmarkBoltFloor(b *testing.B) {
 		}
 		return db
 	}
-	var mu sync.Mutex
-	var seq uint64
-	next := func() []byte {
-		mu.Lock()
-		defer mu.Unlock()
-		seq++
-		return fmt.Appendf(nil, "%016x", seq)
-	}
+	var seq atomic.Uint64
+	next := func() []byte { return binary.BigEndian.AppendUint64(nil, seq.Add(1)) }
 	put := func(key []byte) func(tx *bolt.Tx) error {
 		return func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put(key, payload) }
 	}

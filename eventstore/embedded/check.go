@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -24,11 +25,11 @@ func (s *Store) CheckIntegrity() error {
 		streams, ids := tx.Bucket(bucketStreams), tx.Bucket(bucketIDs)
 		var indexed uint64 // events after it are in the recent index, not yet on disk
 		if v := tx.Bucket(bucketMeta).Get(keyIndexed); v != nil {
-			indexed = beUint64(v)
+			indexed = binary.BigEndian.Uint64(v)
 		}
 		seen, seenIndexed, indexedEvents := map[string]uint64{}, map[string]uint64{}, 0
 		err := tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
-			seq := beUint64(k)
+			seq := binary.BigEndian.Uint64(k)
 			e, err := decodeRecord(seq, v)
 			if err != nil {
 				return err

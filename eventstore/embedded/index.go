@@ -143,16 +143,16 @@ func (x *recentIndex) flush(db *bolt.DB, upTo uint64) error {
 	return nil
 }
 
-// recover rebuilds the index from the log records after the flushed watermark.
-func (x *recentIndex) recover(tx *bolt.Tx) error {
+// rebuild rebuilds the index from the log records after the flushed watermark.
+func (x *recentIndex) rebuild(tx *bolt.Tx) error {
 	from := uint64(1)
 	if v := tx.Bucket(bucketMeta).Get(keyIndexed); v != nil {
-		from = beUint64(v) + 1
+		from = binary.BigEndian.Uint64(v) + 1
 	}
 	added, heads, ids := map[string][]uint64{}, map[string]uint64{}, map[uuid.UUID]uint64{}
 	c := tx.Bucket(bucketLog).Cursor()
 	for k, v := c.Seek(u64(from)); k != nil; k, v = c.Next() {
-		e, err := decodeRecord(beUint64(k), v)
+		e, err := decodeRecord(binary.BigEndian.Uint64(k), v)
 		if err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func diskRun(streams *bolt.Bucket, stream string, v uint64) (first uint64, run [
 	if len(k) != len(stream)+9 || string(k[:len(stream)]) != stream || k[len(stream)] != 0 {
 		return 0, nil, false
 	}
-	return beUint64(k[len(stream)+1:]), val, true
+	return binary.BigEndian.Uint64(k[len(stream)+1:]), val, true
 }
 
 // headVersion returns a stream's last version in the disk index, or 0.

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"iter"
 
@@ -177,7 +178,7 @@ func (s *Store) readLog(ctx context.Context, from uint64, n int) ([]eventstore.R
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketLog).Cursor()
 		for k, v := c.Seek(u64(from)); k != nil && len(chunk) < n; k, v = c.Next() {
-			e, err := decodeRecord(beUint64(k), v)
+			e, err := decodeRecord(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return err
 			}

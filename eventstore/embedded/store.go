@@ -5,6 +5,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -133,9 +134,9 @@ func Open(cfg Config) (*Store, error) {
 			}
 		}
 		if k, _ := tx.Bucket(bucketLog).Cursor().Last(); k != nil {
-			s.lastSeq.Store(beUint64(k))
+			s.lastSeq.Store(binary.BigEndian.Uint64(k))
 		}
-		return s.index.recover(tx)
+		return s.index.rebuild(tx)
 	})
 	if err != nil {
 		_ = db.Close()
@@ -267,14 +268,6 @@ func (s *Store) commit(batch []*appendReq) {
 func isRequestError(err error) bool {
 	return errors.Is(err, eventstore.ErrWrongVersion) || errors.Is(err, eventstore.ErrDuplicateEventID) ||
 		errors.Is(err, eventstore.ErrInvalidEvent) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-func beUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
 }
 
 // LastPosition implements eventstore.Store.

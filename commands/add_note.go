@@ -23,7 +23,7 @@ func (h *AddNoteHandler) Handle(ctx context.Context, cmd AddNote) (Result, error
 	if err := cmd.Meta.authorize(actor.Admin, actor.Coordinator, actor.Technician); err != nil {
 		return Result{}, err
 	}
-	return h.d.idem.run(ctx, cmd.Meta, "AddNote", requestHash("AddNote", cmd.input()), cmd.CustomerID,
+	return h.d.idem.run(ctx, cmd.Meta, "AddNote", cmd.input(), cmd.CustomerID,
 		func(string, bool) (Result, error) {
 			now := h.d.cfg.Clock()
 			return h.d.repo.update(ctx, cmd.CustomerID, 0, cmd.Meta.metadata(now),

@@ -5,6 +5,9 @@
 package commands
 
 import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -12,15 +15,16 @@ import (
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
+	"github.com/fieldservice/customer-service/keystore"
 )
 
 // Config configures the application.
 type Config struct {
 	// Store holds every event. Required.
 	Store eventstore.Store
-	// ReservationKey keys the hash that names email reservation streams; at least 32
-	// bytes, and stable for the life of the data. Required.
-	ReservationKey []byte
+	// Keys holds the customers' data keys, which seal their personal data, and the
+	// index key that names email reservations. Required.
+	Keys *keystore.Keyring
 	// Policy says which customer fields are required. Default customer.DefaultPolicy().
 	Policy *customer.Policy
 	// PhoneRegion is the region (ISO 3166 alpha-2) of phone numbers typed without a
@@ -56,8 +60,8 @@ func (c Config) Validate() error {
 	if c.Store == nil {
 		errs = append(errs, errors.New("store is required"))
 	}
-	if len(c.ReservationKey) < 32 {
-		errs = append(errs, errors.New("reservation key must be at least 32 bytes"))
+	if c.Keys == nil {
+		errs = append(errs, errors.New("keys are required"))
 	}
 	if c.Policy != nil {
 		if err := c.Policy.Validate(); err != nil {
@@ -77,6 +81,7 @@ type App struct {
 	ArchiveCustomer  *ArchiveCustomerHandler
 	ReenableCustomer *ReenableCustomerHandler
 	AddNote          *AddNoteHandler
+	EraseCustomer    *EraseCustomerHandler
 }
 
 // deps is what the handlers share.
@@ -88,26 +93,45 @@ type deps struct {
 	idem    *idempotency
 }
 
-// New builds the application.
-func New(cfg Config) (*App, error) {
+// New builds the application. It reads (or on first use creates) the index key.
+func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("commands: invalid config: %w", err)
 	}
-	repo := repository{store: cfg.Store, events: codec.Events}
+	cdc, err := codec.New(codec.Events, cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	index, err := cfg.Keys.IndexKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("commands: %w", err)
+	}
 	d := &deps{
 		cfg:     cfg,
-		repo:    repo,
-		numbers: &numbers{store: cfg.Store, events: codec.Events, clock: cfg.Clock},
-		idem:    &idempotency{store: cfg.Store, events: codec.Events, grace: cfg.ClaimGrace, clock: cfg.Clock, inflight: map[string]chan struct{}{}},
+		repo:    repository{store: cfg.Store, codec: cdc},
+		numbers: &numbers{store: cfg.Store, codec: cdc, clock: cfg.Clock},
+		idem: &idempotency{store: cfg.Store, codec: cdc, key: subkey(index, "idempotency request fingerprints"),
+			grace: cfg.ClaimGrace, clock: cfg.Clock, inflight: map[string]chan struct{}{}},
 	}
-	d.emails = emails{store: cfg.Store, events: codec.Events, key: cfg.ReservationKey, grace: cfg.ClaimGrace, clock: cfg.Clock,
-		holds: d.holdsEmail}
+	d.emails = emails{store: cfg.Store, codec: cdc, key: subkey(index, "email reservations"), grace: cfg.ClaimGrace,
+		clock: cfg.Clock, holds: d.holdsEmail}
 	return &App{
 		RegisterCustomer: &RegisterCustomerHandler{d},
 		UpdateCustomer:   &UpdateCustomerHandler{d},
 		ArchiveCustomer:  &ArchiveCustomerHandler{d},
 		ReenableCustomer: &ReenableCustomerHandler{d},
 		AddNote:          &AddNoteHandler{d},
+		EraseCustomer:    &EraseCustomerHandler{d},
 	}, nil
+}
+
+// subkey derives a key for one purpose from the index key, so that no two uses
+// share a key.
+func subkey(index []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, index, nil, "customerd "+purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot produce
+	}
+	return k
 }

@@ -21,7 +21,7 @@ func (h *ArchiveCustomerHandler) Handle(ctx context.Context, cmd ArchiveCustomer
 	if err := cmd.Meta.authorize(writers...); err != nil {
 		return Result{}, err
 	}
-	return h.d.idem.run(ctx, cmd.Meta, "ArchiveCustomer", requestHash("ArchiveCustomer", cmd.input()), cmd.CustomerID,
+	return h.d.idem.run(ctx, cmd.Meta, "ArchiveCustomer", cmd.input(), cmd.CustomerID,
 		func(string, bool) (Result, error) {
 			return h.d.repo.update(ctx, cmd.CustomerID, cmd.SeenVersion, cmd.Meta.metadata(h.d.cfg.Clock()),
 				func(c *customer.Customer) ([]customer.Event, error) { return c.Archive(cmd.Reason) })
@@ -42,7 +42,7 @@ func (h *ReenableCustomerHandler) Handle(ctx context.Context, cmd ReenableCustom
 	if err := cmd.Meta.authorize(writers...); err != nil {
 		return Result{}, err
 	}
-	return h.d.idem.run(ctx, cmd.Meta, "ReenableCustomer", requestHash("ReenableCustomer", cmd.input()), cmd.CustomerID,
+	return h.d.idem.run(ctx, cmd.Meta, "ReenableCustomer", cmd.input(), cmd.CustomerID,
 		func(string, bool) (Result, error) {
 			return h.d.repo.update(ctx, cmd.CustomerID, cmd.SeenVersion, cmd.Meta.metadata(h.d.cfg.Clock()),
 				(*customer.Customer).Reenable)

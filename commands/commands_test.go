@@ -1,7 +1,6 @@
 package commands_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/keystore"
+	keys "github.com/fieldservice/customer-service/keystore/embedded"
 )
 
 var (
@@ -24,22 +25,43 @@ var (
 )
 
 type fixture struct {
-	app   *commands.App
-	store *embedded.Store
+	app      *commands.App
+	store    *embedded.Store
+	keyStore *keys.Store
+	keys     *keystore.Keyring
+	codec    *codec.Codec
 }
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
-	store, err := embedded.Open(embedded.Config{Path: filepath.Join(t.TempDir(), "events.db")})
+	dir := t.TempDir()
+	store, err := embedded.Open(embedded.Config{Path: filepath.Join(dir, "events.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	app, err := commands.New(commands.Config{Store: store, ReservationKey: bytes.Repeat([]byte("k"), 32)})
+	ks, err := keys.Open(filepath.Join(dir, "keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{app: app, store: store}
+	t.Cleanup(func() { _ = ks.Close() })
+	master, err := keystore.NewMasterKey(keystore.GenerateMasterKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keystore.NewKeyring(ks, master, keystore.KeyringOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := commands.New(context.Background(), commands.Config{Store: store, Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdc, err := codec.New(codec.Events, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{app: app, store: store, keyStore: ks, keys: ring, codec: cdc}
 }
 
 func details(email string) customer.Details {
@@ -68,7 +90,7 @@ func (f fixture) events(t *testing.T, id string) ([]codec.Event, []codec.Metadat
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, m, err := codec.Events.Decode(rec)
+		e, m, err := f.codec.Decode(t.Context(), rec)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,10 @@ package commands
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -25,9 +27,10 @@ import (
 // is resumed after the grace period, with the customer id it recorded, so a
 // registration cannot create a second customer.
 type idempotency struct {
-	store  eventstore.Store
-	events *codec.Registry
-	grace  time.Duration
+	store eventstore.Store
+	codec *codec.Codec
+	key   []byte // keys the request fingerprints: they hash personal input
+	grace time.Duration
 	clock  func() time.Time
 
 	mu       sync.Mutex
@@ -38,7 +41,7 @@ type keyState struct {
 	claim   *reservation.CommandClaimed
 	claimAt time.Time
 	done    *reservation.CommandCompleted
-	version uint64
+	head    codec.Head
 }
 
 func (i *idempotency) read(ctx context.Context, stream string) (keyState, error) {
@@ -50,11 +53,11 @@ func (i *idempotency) read(ctx context.Context, stream string) (keyState, error)
 		if err != nil {
 			return s, fmt.Errorf("read idempotency key: %w", err)
 		}
-		ev, meta, err := i.events.Decode(rec)
+		ev, meta, err := i.codec.Decode(ctx, rec)
 		if err != nil {
 			return s, err
 		}
-		s.version = rec.Version
+		s.head = codec.Head{Version: rec.Version, Hash: meta.Hash}
 		switch e := ev.(type) {
 		case reservation.CommandClaimed:
 			s.claim, s.claimAt, s.done = &e, meta.OccurredAt, nil
@@ -70,11 +73,12 @@ func (i *idempotency) read(ctx context.Context, stream string) (keyState, error)
 // run executes fn at most once per key. id is the customer the command acts on;
 // fn receives the id to use (the claimed one when resuming) and whether it resumes
 // a claim left by a crash.
-func (i *idempotency) run(ctx context.Context, meta Meta, command, hash, id string,
+func (i *idempotency) run(ctx context.Context, meta Meta, command string, input any, id string,
 	fn func(id string, resumed bool) (Result, error)) (Result, error) {
 	if meta.IdempotencyKey == "" {
 		return fn(id, false)
 	}
+	hash := i.requestHash(command, input)
 	if err := i.enter(ctx, meta.IdempotencyKey); err != nil {
 		return Result{}, err
 	}
@@ -102,7 +106,8 @@ func (i *idempotency) run(ctx context.Context, meta Meta, command, hash, id stri
 		id, resumed = s.claim.CustomerID, true
 	}
 	md := meta.metadata(i.clock())
-	if err := i.append(ctx, stream, s.version, reservation.CommandClaimed{RequestHash: hash, Command: command, CustomerID: id}, md); err != nil {
+	head, err := i.append(ctx, stream, s.head, reservation.CommandClaimed{RequestHash: hash, Command: command, CustomerID: id}, md)
+	if err != nil {
 		if errors.Is(err, eventstore.ErrWrongVersion) {
 			return Result{}, ErrIdempotencyInProgress // another instance claimed it just now
 		}
@@ -113,19 +118,30 @@ func (i *idempotency) run(ctx context.Context, meta Meta, command, hash, id stri
 	if err != nil {
 		outcome = reservation.CommandFailed{Reason: errorKind(err)}
 	}
-	if rerr := i.append(ctx, stream, s.version+1, outcome, md); rerr != nil && err == nil {
+	if _, rerr := i.append(ctx, stream, head, outcome, md); rerr != nil && err == nil {
 		return Result{}, fmt.Errorf("record idempotent result: %w", rerr)
 	}
 	return res, err
 }
 
-func (i *idempotency) append(ctx context.Context, stream string, version uint64, e codec.Event, md codec.Metadata) error {
-	data, err := i.events.Encode(e, md)
+func (i *idempotency) append(ctx context.Context, stream string, head codec.Head, e codec.Event, md codec.Metadata) (codec.Head, error) {
+	data, next, err := i.codec.Encode(ctx, codec.Batch{Stream: stream, Head: head}, md, e)
 	if err != nil {
-		return err
+		return head, err
 	}
-	_, err = i.store.Append(ctx, stream, eventstore.Exact(version), data)
-	return err
+	_, err = i.store.Append(ctx, stream, eventstore.Exact(head.Version), data...)
+	return next, err
+}
+
+// requestHash fingerprints a command's input, to tell a retry from a different
+// request under the same idempotency key. It is keyed: the input holds personal
+// data, and an unkeyed hash of it could be confirmed by guessing.
+func (i *idempotency) requestHash(command string, input any) string {
+	b, _ := json.Marshal(input) // inputs are plain data: encoding cannot fail
+	m := hmac.New(sha256.New, i.key)
+	m.Write([]byte(command + "\x00"))
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // enter waits until no other request with key runs in this process.

@@ -1,9 +1,6 @@
 package commands
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -38,11 +35,3 @@ func (m Meta) authorize(roles ...actor.Role) error {
 }
 
 var writers = []actor.Role{actor.Admin, actor.Coordinator}
-
-// requestHash fingerprints a command's input, to tell a retry from a different
-// request under the same idempotency key.
-func requestHash(command string, input any) string {
-	b, _ := json.Marshal(input) // inputs are plain data: encoding cannot fail
-	h := sha256.Sum256(append([]byte(command+"\x00"), b...))
-	return hex.EncodeToString(h[:])
-}

@@ -28,7 +28,7 @@ func (h *RegisterCustomerHandler) Handle(ctx context.Context, cmd RegisterCustom
 		return Result{}, err
 	}
 	id := uuid.Must(uuid.NewV7()).String()
-	return h.d.idem.run(ctx, cmd.Meta, "RegisterCustomer", requestHash("RegisterCustomer", cmd.Details), id,
+	return h.d.idem.run(ctx, cmd.Meta, "RegisterCustomer", cmd.Details, id,
 		func(id string, resumed bool) (Result, error) { return h.register(ctx, id, resumed, cmd) })
 }
 
@@ -61,7 +61,7 @@ func (h *RegisterCustomerHandler) register(ctx context.Context, id string, resum
 	return res, err
 }
 
-func (h *RegisterCustomerHandler) finish(ctx context.Context, c *customer.Customer, d customer.Details, meta Meta) (Result, error) {
+func (h *RegisterCustomerHandler) finish(ctx context.Context, c loaded, d customer.Details, meta Meta) (Result, error) {
 	number, err := h.d.numbers.assign(ctx, c.ID(), meta)
 	if err != nil {
 		return Result{}, err

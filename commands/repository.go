@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
@@ -27,52 +29,67 @@ func customerStream(id string) string { return "customer-" + id }
 
 // repository loads and saves customers.
 type repository struct {
-	store  eventstore.Store
-	events *codec.Registry
+	store eventstore.Store
+	codec *codec.Codec
+}
+
+// loaded is a customer and the head of its stream's hash chain, which the next
+// append continues.
+type loaded struct {
+	*customer.Customer
+	head    codec.Head
+	history []customer.Recorded
 }
 
 // load rebuilds a customer; one that was never registered comes back unregistered
 // (version 0), not as an error, so Register can decide on it.
-func (r repository) load(ctx context.Context, id string) (*customer.Customer, error) {
+func (r repository) load(ctx context.Context, id string) (loaded, error) {
 	var history []customer.Recorded
+	var head codec.Head
 	for rec, err := range r.store.ReadStream(ctx, customerStream(id), eventstore.ReadOptions{}) {
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			return customer.New(id), nil
+			return loaded{Customer: customer.New(id)}, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load customer %s: %w", id, err)
+			return loaded{}, fmt.Errorf("load customer %s: %w", id, err)
 		}
-		e, meta, err := r.events.Decode(rec)
+		e, meta, err := r.codec.Decode(ctx, rec)
 		if err != nil {
-			return nil, fmt.Errorf("load customer %s: %w", id, err)
+			return loaded{}, fmt.Errorf("load customer %s: %w", id, err)
 		}
 		ce, ok := e.(customer.Event)
 		if !ok {
-			return nil, fmt.Errorf("load customer %s: %s is not a customer event", id, rec.Type)
+			return loaded{}, fmt.Errorf("load customer %s: %s is not a customer event", id, rec.Type)
 		}
 		history = append(history, customer.Recorded{Event: ce, At: meta.OccurredAt, By: meta.Actor})
+		head = codec.Head{Version: rec.Version, Hash: meta.Hash}
 	}
-	return customer.Replay(id, history)
+	c, err := customer.Replay(id, history)
+	return loaded{Customer: c, head: head, history: history}, err
 }
 
 // save appends a decision's events, expecting the customer at the version it was
 // decided on. A lost race is ErrConflict, never retried here: the caller decided on
 // a state that no longer exists.
-func (r repository) save(ctx context.Context, c *customer.Customer, events []customer.Event, meta codec.Metadata) (Result, error) {
+func (r repository) save(ctx context.Context, c loaded, events []customer.Event, meta codec.Metadata) (Result, error) {
 	res := Result{CustomerID: c.ID(), Number: c.Number(), Version: c.Version()}
 	if len(events) == 0 {
 		return res, nil
 	}
-	data := make([]eventstore.EventData, len(events))
+	subject, err := uuid.Parse(c.ID())
+	if err != nil {
+		return Result{}, fmt.Errorf("customer id %q: %w", c.ID(), err)
+	}
+	ce := make([]codec.Event, len(events))
 	for i, e := range events {
-		d, err := r.events.Encode(e, meta)
-		if err != nil {
-			return Result{}, err
-		}
-		data[i] = d
+		ce[i] = e
 		if reg, ok := e.(customer.Registered); ok {
 			res.Number = reg.Number
 		}
+	}
+	data, _, err := r.codec.Encode(ctx, codec.Batch{Stream: customerStream(c.ID()), Head: c.head, Subject: subject}, meta, ce...)
+	if err != nil {
+		return Result{}, fmt.Errorf("save customer %s: %w", c.ID(), err)
 	}
 	ar, err := r.store.Append(ctx, customerStream(c.ID()), eventstore.Exact(c.Version()), data...)
 	if errors.Is(err, eventstore.ErrWrongVersion) {
@@ -99,7 +116,7 @@ func (r repository) update(ctx context.Context, id string, seen uint64, meta cod
 	if seen != 0 && seen != c.Version() {
 		return Result{}, &StaleVersionError{CustomerID: id, Expected: seen, Actual: c.Version()}
 	}
-	events, err := decide(c)
+	events, err := decide(c.Customer)
 	if err != nil {
 		return Result{}, err
 	}

@@ -26,7 +26,7 @@ import (
 // so a registration still in flight never loses its email.
 type emails struct {
 	store  eventstore.Store
-	events *codec.Registry
+	codec  *codec.Codec
 	key    []byte
 	grace  time.Duration
 	clock  func() time.Time
@@ -35,9 +35,9 @@ type emails struct {
 }
 
 type emailClaim struct {
-	owner   string
-	at      time.Time
-	version uint64
+	owner string
+	at    time.Time
+	head  codec.Head
 }
 
 func (e emails) stream(email string) string {
@@ -55,11 +55,11 @@ func (e emails) read(ctx context.Context, stream string) (emailClaim, error) {
 		if err != nil {
 			return c, fmt.Errorf("read email reservation: %w", err)
 		}
-		ev, meta, err := e.events.Decode(rec)
+		ev, meta, err := e.codec.Decode(ctx, rec)
 		if err != nil {
 			return c, err
 		}
-		c.version, c.at = rec.Version, meta.OccurredAt
+		c.head, c.at = codec.Head{Version: rec.Version, Hash: meta.Hash}, meta.OccurredAt
 		if r, ok := ev.(reservation.EmailReserved); ok {
 			c.owner = r.CustomerID
 		}
@@ -90,11 +90,7 @@ func (e emails) reserve(ctx context.Context, email, id string, meta Meta) error 
 				return &EmailTakenError{OwnerID: c.owner}
 			}
 		}
-		data, err := e.events.Encode(reservation.EmailReserved{CustomerID: id}, meta.metadata(e.clock()))
-		if err != nil {
-			return err
-		}
-		_, err = e.store.Append(ctx, stream, eventstore.Exact(c.version), data)
+		err = e.append(ctx, stream, c.head, reservation.EmailReserved{CustomerID: id}, meta)
 		if errors.Is(err, eventstore.ErrWrongVersion) && attempt == 0 {
 			continue // someone else reserved it meanwhile: read who, once
 		}
@@ -113,28 +109,33 @@ func (e emails) release(ctx context.Context, email, id string, meta Meta) error 
 	if err != nil || c.owner != id {
 		return err
 	}
-	data, err := e.events.Encode(reservation.EmailReleased{CustomerID: id}, meta.metadata(e.clock()))
-	if err != nil {
-		return err
-	}
-	_, err = e.store.Append(ctx, stream, eventstore.Exact(c.version), data)
+	err = e.append(ctx, stream, c.head, reservation.EmailReleased{CustomerID: id}, meta)
 	if err != nil && !errors.Is(err, eventstore.ErrWrongVersion) {
 		return fmt.Errorf("release email: %w", err)
 	}
 	return nil
 }
 
+func (e emails) append(ctx context.Context, stream string, head codec.Head, ev codec.Event, meta Meta) error {
+	data, _, err := e.codec.Encode(ctx, codec.Batch{Stream: stream, Head: head}, meta.metadata(e.clock()), ev)
+	if err != nil {
+		return err
+	}
+	_, err = e.store.Append(ctx, stream, eventstore.Exact(head.Version), data...)
+	return err
+}
+
 // numbers hands out customer numbers from one stream whose version is the last
 // number given: the store's optimistic concurrency keeps them unique across
 // instances; a mutex keeps this instance's callers from racing each other.
 type numbers struct {
-	store  eventstore.Store
-	events *codec.Registry
-	clock  func() time.Time
+	store eventstore.Store
+	codec *codec.Codec
+	clock func() time.Time
 
 	mu    sync.Mutex
 	known bool
-	last  uint64
+	head  codec.Head // its version is the last number given
 }
 
 const numbersStream = "customer-numbers"
@@ -144,21 +145,17 @@ func (n *numbers) assign(ctx context.Context, id string, meta Meta) (int64, erro
 	defer n.mu.Unlock()
 	for attempt := 0; attempt < 100; attempt++ {
 		if !n.known {
-			n.last = 0
-			for rec, err := range n.store.ReadStream(ctx, numbersStream, eventstore.ReadOptions{Direction: eventstore.Backwards, Limit: 1}) {
-				if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
-					return 0, fmt.Errorf("read customer numbers: %w", err)
-				}
-				n.last = rec.Version
+			if err := n.readHead(ctx); err != nil {
+				return 0, err
 			}
-			n.known = true
 		}
-		next := int64(n.last + 1)
-		data, err := n.events.Encode(reservation.NumberAssigned{CustomerID: id, Number: next}, meta.metadata(n.clock()))
+		next := int64(n.head.Version + 1)
+		data, head, err := n.codec.Encode(ctx, codec.Batch{Stream: numbersStream, Head: n.head},
+			meta.metadata(n.clock()), reservation.NumberAssigned{CustomerID: id, Number: next})
 		if err != nil {
 			return 0, err
 		}
-		_, err = n.store.Append(ctx, numbersStream, eventstore.Exact(n.last), data)
+		_, err = n.store.Append(ctx, numbersStream, eventstore.Exact(n.head.Version), data...)
 		if errors.Is(err, eventstore.ErrWrongVersion) {
 			n.known = false // another instance took it: reread and try the next one
 			continue
@@ -167,8 +164,27 @@ func (n *numbers) assign(ctx context.Context, id string, meta Meta) (int64, erro
 			n.known = false
 			return 0, fmt.Errorf("assign customer number: %w", err)
 		}
-		n.last++
+		n.head = head
 		return next, nil
 	}
 	return 0, fmt.Errorf("assign customer number: %w: gave up after 100 lost races", ErrConflict)
+}
+
+func (n *numbers) readHead(ctx context.Context) error {
+	n.head = codec.Head{}
+	for rec, err := range n.store.ReadStream(ctx, numbersStream, eventstore.ReadOptions{Direction: eventstore.Backwards, Limit: 1}) {
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read customer numbers: %w", err)
+		}
+		_, meta, err := n.codec.Decode(ctx, rec)
+		if err != nil {
+			return fmt.Errorf("read customer numbers: %w", err)
+		}
+		n.head = codec.Head{Version: rec.Version, Hash: meta.Hash}
+	}
+	n.known = true
+	return nil
 }

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bytes"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/keystore"
+	keys "github.com/fieldservice/customer-service/keystore/embedded"
 )
 
 // TestCrashedReservationIsTakenOverAfterGrace simulates a registration that crashed
@@ -22,10 +23,17 @@ func TestCrashedReservationIsTakenOverAfterGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	ks, err := keys.Open(filepath.Join(t.TempDir(), "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
+	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{})
 	var mu sync.Mutex
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	app, err := New(Config{Store: store, ReservationKey: bytes.Repeat([]byte("k"), 32), Clock: clock, ClaimGrace: time.Minute})
+	app, err := New(t.Context(), Config{Store: store, Keys: ring, Clock: clock, ClaimGrace: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func (h *UpdateCustomerHandler) Handle(ctx context.Context, cmd UpdateCustomer) 
 	if err := cmd.Meta.authorize(writers...); err != nil {
 		return Result{}, err
 	}
-	return h.d.idem.run(ctx, cmd.Meta, "UpdateCustomer", requestHash("UpdateCustomer", cmd.input()), cmd.CustomerID,
+	return h.d.idem.run(ctx, cmd.Meta, "UpdateCustomer", cmd.input(), cmd.CustomerID,
 		func(string, bool) (Result, error) { return h.update(ctx, cmd) })
 }
 

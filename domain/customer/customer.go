@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/personal"
 )
 
 // Domain errors. Callers match them with errors.Is.
@@ -21,6 +22,7 @@ var (
 	ErrNotRegistered     = errors.New("customer not registered")
 	ErrAlreadyArchived   = errors.New("customer already archived")
 	ErrNotArchived       = errors.New("customer is not archived")
+	ErrErased            = errors.New("customer's personal data was erased")
 )
 
 // Customer is the aggregate's state, rebuilt from its events.
@@ -36,6 +38,17 @@ type Customer struct {
 	createdBy  actor.Actor
 	modifiedAt time.Time
 	modifiedBy actor.Actor
+	erasure    *Erasure
+}
+
+// Erasure says when, by whom and why a customer's personal data was erased. An
+// erased customer keeps its id, number, picklists, flags and history; its personal
+// fields read as empty.
+type Erasure struct {
+	At        time.Time
+	By        actor.Actor
+	Reason    ErasureReason
+	Reference string
 }
 
 // Note is an office note on a customer.
@@ -80,6 +93,9 @@ func (c *Customer) CreatedBy() actor.Actor  { return c.createdBy }
 func (c *Customer) ModifiedAt() time.Time   { return c.modifiedAt }
 func (c *Customer) ModifiedBy() actor.Actor { return c.modifiedBy }
 
+// Erasure is nil unless the customer's personal data was erased.
+func (c *Customer) Erasure() *Erasure { return c.erasure }
+
 // Register decides the first event of a new customer.
 func (c *Customer) Register(number int64, d Details, policy Policy) ([]Event, error) {
 	if c.Registered() {
@@ -98,8 +114,8 @@ func (c *Customer) Register(number int64, d Details, policy Policy) ([]Event, er
 // Update applies a partial edit. It records only the fields whose value changes,
 // and nothing at all when none does.
 func (c *Customer) Update(p Patch, policy Policy) ([]Event, error) {
-	if !c.Registered() {
-		return nil, ErrNotRegistered
+	if err := c.mustBeLive(); err != nil {
+		return nil, err
 	}
 	next := normalize(p.applyTo(c.details))
 	if err := validate(next, policy); err != nil {
@@ -130,8 +146,8 @@ func (c *Customer) Archive(reason string) ([]Event, error) {
 
 // Reenable brings an archived customer back into use.
 func (c *Customer) Reenable() ([]Event, error) {
-	if !c.Registered() {
-		return nil, ErrNotRegistered
+	if err := c.mustBeLive(); err != nil {
+		return nil, err
 	}
 	if !c.archived {
 		return nil, ErrNotArchived
@@ -141,14 +157,51 @@ func (c *Customer) Reenable() ([]Event, error) {
 
 // AddNote records a note by author at the given time.
 func (c *Customer) AddNote(noteID string, author actor.Actor, at time.Time, text string) ([]Event, error) {
-	if !c.Registered() {
-		return nil, ErrNotRegistered
+	if err := c.mustBeLive(); err != nil {
+		return nil, err
 	}
 	text, err := requiredText("text", text, maxLong, "a note needs text")
 	if err != nil {
 		return nil, err
 	}
 	return []Event{NoteAdded{NoteID: noteID, Text: text, AuthorID: author.ID, AuthorName: author.Name, At: at.UTC()}}, nil
+}
+
+// Erase forgets the customer's personal data, for a reason from the picklist and
+// an optional case reference (letters, digits and . _ : / -, at most 64). Only an
+// archived customer can be erased, so that nobody is working with it.
+func (c *Customer) Erase(reason ErasureReason, reference string) ([]Event, error) {
+	if err := c.mustBeLive(); err != nil {
+		return nil, err
+	}
+	if !c.archived {
+		return nil, fmt.Errorf("%w: archive the customer before erasing it", ErrNotArchived)
+	}
+	var p problems
+	if reason == (ErasureReason{}) {
+		p.add("reason", "an erasure needs a reason: subject_request, retention_expired or legal_order")
+	}
+	reference = strings.TrimSpace(reference)
+	if len(reference) > 64 || strings.Trim(reference, referenceChars) != "" {
+		p.add("reference", "a case reference is at most 64 letters, digits and . _ : / - (no free text: it is never erased)")
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return []Event{Erased{Reason: reason, Reference: reference}}, nil
+}
+
+const referenceChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/-"
+
+// mustBeLive refuses changes to a customer that is not registered or was erased.
+func (c *Customer) mustBeLive() error {
+	switch {
+	case !c.Registered():
+		return ErrNotRegistered
+	case c.erasure != nil:
+		return ErrErased
+	}
+	return nil
 }
 
 // Apply changes the state by one recorded event. It never fails on a valid
@@ -167,6 +220,12 @@ func (c *Customer) Apply(r Recorded) error {
 		c.archived, c.reason = false, ""
 	case NoteAdded:
 		c.notes = append(c.notes, Note{ID: e.NoteID, Text: e.Text, Author: actor.Actor{ID: e.AuthorID, Name: e.AuthorName}, At: e.At})
+	case Erased:
+		c.erasure = &Erasure{At: r.At, By: r.By, Reason: e.Reason, Reference: e.Reference}
+		c.details, c.reason = personal.Redact(c.details), ""
+		for i := range c.notes {
+			c.notes[i].Text = ""
+		}
 	default:
 		return fmt.Errorf("customer %s: cannot apply %T", c.id, r.Event)
 	}

@@ -9,16 +9,16 @@ import (
 // CustomerRegistered and the state that CustomerDetailsChanged edits.
 type Details struct {
 	Kind           Kind   `json:"kind"`
-	FirstName      string `json:"first_name,omitempty"`
-	LastName       string `json:"last_name,omitempty"`
-	BusinessName   string `json:"business_name,omitempty"`
-	ContactName    string `json:"contact_name,omitempty"`
+	FirstName      string `json:"first_name,omitempty" personal:"true"`
+	LastName       string `json:"last_name,omitempty" personal:"true"`
+	BusinessName   string `json:"business_name,omitempty" personal:"true"`
+	ContactName    string `json:"contact_name,omitempty" personal:"true"`
 	UseCompanyName bool   `json:"use_company_name,omitempty"` // estimates and invoices show the company name
 
-	Email              string   `json:"email,omitempty"` // primary; unique across customers
-	NotificationEmails []string `json:"notification_emails,omitempty"`
-	InvoiceCCEmails    []string `json:"invoice_cc_emails,omitempty"`
-	StatementEmail     string   `json:"statement_email,omitempty"`
+	Email              string   `json:"email,omitempty" personal:"true"` // primary; unique across customers
+	NotificationEmails []string `json:"notification_emails,omitempty" personal:"true"`
+	InvoiceCCEmails    []string `json:"invoice_cc_emails,omitempty" personal:"true"`
+	StatementEmail     string   `json:"statement_email,omitempty" personal:"true"`
 	Phones             []Phone  `json:"phones,omitempty"`
 	SMSDisabled        bool     `json:"sms_disabled,omitempty"`
 
@@ -36,7 +36,7 @@ type Details struct {
 	Representative string `json:"representative,omitempty"`
 	Employees      int    `json:"employees,omitempty"`
 	Website        string `json:"website,omitempty"`
-	Description    string `json:"description,omitempty"`
+	Description    string `json:"description,omitempty" personal:"true"`
 	ReferenceNo    string `json:"reference_no,omitempty"`
 	ExternalID     string `json:"external_id,omitempty"`
 	ExternalID2    string `json:"external_id_2,omitempty"`
@@ -46,8 +46,8 @@ type Details struct {
 	TaxExempt       bool             `json:"tax_exempt,omitempty"`
 	TaxExemptReason string           `json:"tax_exempt_reason,omitempty"`
 	EmailPrefs      EmailPreferences `json:"email_preferences"`
-	TicketWarning   string           `json:"ticket_warning,omitempty"` // shown on every job of the customer
-	Kilometres      float64          `json:"kilometres,omitempty"`     // travel distance from the depot
+	TicketWarning   string           `json:"ticket_warning,omitempty" personal:"true"` // shown on every job of the customer
+	Kilometres      float64          `json:"kilometres,omitempty"`                     // travel distance from the depot
 }
 
 // DisplayName is the name screens and documents show: the business name for a
@@ -84,16 +84,16 @@ func (d Details) SMSNumber() string {
 // that really change, what CustomerDetailsChanged records.
 type Patch struct {
 	Kind           *Kind   `json:"kind,omitempty"`
-	FirstName      *string `json:"first_name,omitempty"`
-	LastName       *string `json:"last_name,omitempty"`
-	BusinessName   *string `json:"business_name,omitempty"`
-	ContactName    *string `json:"contact_name,omitempty"`
+	FirstName      *string `json:"first_name,omitempty" personal:"true"`
+	LastName       *string `json:"last_name,omitempty" personal:"true"`
+	BusinessName   *string `json:"business_name,omitempty" personal:"true"`
+	ContactName    *string `json:"contact_name,omitempty" personal:"true"`
 	UseCompanyName *bool   `json:"use_company_name,omitempty"`
 
-	Email              *string    `json:"email,omitempty"`
-	NotificationEmails *[]string  `json:"notification_emails,omitempty"`
-	InvoiceCCEmails    *[]string  `json:"invoice_cc_emails,omitempty"`
-	StatementEmail     *string    `json:"statement_email,omitempty"`
+	Email              *string    `json:"email,omitempty" personal:"true"`
+	NotificationEmails *[]string  `json:"notification_emails,omitempty" personal:"true"`
+	InvoiceCCEmails    *[]string  `json:"invoice_cc_emails,omitempty" personal:"true"`
+	StatementEmail     *string    `json:"statement_email,omitempty" personal:"true"`
 	Phones             *[]Phone   `json:"phones,omitempty"`
 	SMSDisabled        *bool      `json:"sms_disabled,omitempty"`
 	Addresses          *[]Address `json:"addresses,omitempty"`
@@ -110,7 +110,7 @@ type Patch struct {
 	Representative *string `json:"representative,omitempty"`
 	Employees      *int    `json:"employees,omitempty"`
 	Website        *string `json:"website,omitempty"`
-	Description    *string `json:"description,omitempty"`
+	Description    *string `json:"description,omitempty" personal:"true"`
 	ReferenceNo    *string `json:"reference_no,omitempty"`
 	ExternalID     *string `json:"external_id,omitempty"`
 	ExternalID2    *string `json:"external_id_2,omitempty"`
@@ -120,7 +120,7 @@ type Patch struct {
 	TaxExempt       *bool             `json:"tax_exempt,omitempty"`
 	TaxExemptReason *string           `json:"tax_exempt_reason,omitempty"`
 	EmailPrefs      *EmailPreferences `json:"email_preferences,omitempty"`
-	TicketWarning   *string           `json:"ticket_warning,omitempty"`
+	TicketWarning   *string           `json:"ticket_warning,omitempty" personal:"true"`
 	Kilometres      *float64          `json:"kilometres,omitempty"`
 }
 

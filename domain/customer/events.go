@@ -15,7 +15,13 @@ const (
 	TypeArchived       = "CustomerArchived"
 	TypeReenabled      = "CustomerReenabled"
 	TypeNoteAdded      = "CustomerNoteAdded"
+	TypeErased         = "CustomerErased"
 )
+
+// Fields tagged personal:"true" (here and in Details, Phone and Address) hold
+// personal data: the event codec seals them under the customer's data key, and
+// erasing the customer destroys that key. Tag every new field that can identify a
+// person or carries free text about one.
 
 // Registered starts a customer's stream.
 type Registered struct {
@@ -31,7 +37,7 @@ type DetailsChanged struct {
 
 // Archived takes a customer out of daily lists; nothing is deleted.
 type Archived struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" personal:"true"` // free text: it may name people
 }
 
 // Reenabled brings an archived customer back.
@@ -40,10 +46,17 @@ type Reenabled struct{}
 // NoteAdded records an office note about the customer (not about a job).
 type NoteAdded struct {
 	NoteID     string    `json:"note_id"`
-	Text       string    `json:"text"`
+	Text       string    `json:"text" personal:"true"`
 	AuthorID   string    `json:"author_id"`
 	AuthorName string    `json:"author_name"`
 	At         time.Time `json:"at"`
+}
+
+// Erased records that the customer's personal data was erased: the data key that
+// sealed it is destroyed right after. It holds no personal data itself.
+type Erased struct {
+	Reason    ErasureReason `json:"reason"`
+	Reference string        `json:"reference,omitempty"` // a case or ticket id
 }
 
 func (Registered) EventType() string     { return TypeRegistered }
@@ -51,3 +64,4 @@ func (DetailsChanged) EventType() string { return TypeDetailsChanged }
 func (Archived) EventType() string       { return TypeArchived }
 func (Reenabled) EventType() string      { return TypeReenabled }
 func (NoteAdded) EventType() string      { return TypeNoteAdded }
+func (Erased) EventType() string         { return TypeErased }

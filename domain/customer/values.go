@@ -77,6 +77,25 @@ func (t AddressType) String() string                { return t.name }
 func (t AddressType) MarshalText() ([]byte, error)  { return []byte(t.name), nil }
 func (t *AddressType) UnmarshalText(b []byte) error { return unmarshalEnum(t, b, ParseAddressType) }
 
+// ErasureReason is why a customer's personal data was erased. It is a picklist, not
+// free text, because the erasure event must hold no personal data.
+type ErasureReason enum
+
+var (
+	SubjectRequest   = ErasureReason{"subject_request"}   // the person asked to be forgotten
+	RetentionExpired = ErasureReason{"retention_expired"} // the retention period ended
+	LegalOrder       = ErasureReason{"legal_order"}       // a court or authority ordered it
+)
+
+// ParseErasureReason reads subject_request, retention_expired or legal_order.
+func ParseErasureReason(s string) (ErasureReason, error) {
+	return parseEnum("erasure reason", s, []ErasureReason{SubjectRequest, RetentionExpired, LegalOrder})
+}
+
+func (r ErasureReason) String() string                { return r.name }
+func (r ErasureReason) MarshalText() ([]byte, error)  { return []byte(r.name), nil }
+func (r *ErasureReason) UnmarshalText(b []byte) error { return unmarshalEnum(r, b, ParseErasureReason) }
+
 func unmarshalEnum[T any](dst *T, b []byte, parse func(string) (T, error)) error {
 	v, err := parse(string(b))
 	if err != nil {
@@ -90,7 +109,7 @@ func unmarshalEnum[T any](dst *T, b []byte, parse func(string) (T, error)) error
 // formats needs numbering-plan data, so it happens before the domain (commands/);
 // here a number is only checked for E.164 shape.
 type Phone struct {
-	Number  string    `json:"number"`
+	Number  string    `json:"number" personal:"true"`
 	Type    PhoneType `json:"type"`
 	Primary bool      `json:"primary,omitempty"`
 }
@@ -98,13 +117,13 @@ type Phone struct {
 // Address is a postal address of a customer, optionally with coordinates.
 type Address struct {
 	Type     AddressType `json:"type"`
-	Street   string      `json:"street,omitempty"`
+	Street   string      `json:"street,omitempty" personal:"true"`
 	City     string      `json:"city,omitempty"`
 	State    string      `json:"state,omitempty"`
 	Postcode string      `json:"postcode,omitempty"`
 	Country  string      `json:"country,omitempty"` // ISO 3166-1 alpha-2
-	Lat      *float64    `json:"lat,omitempty"`
-	Lng      *float64    `json:"lng,omitempty"`
+	Lat      *float64    `json:"lat,omitempty" personal:"true"`
+	Lng      *float64    `json:"lng,omitempty" personal:"true"`
 	Default  bool        `json:"default,omitempty"` // the default address of its type
 }
 

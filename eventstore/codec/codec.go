@@ -1,10 +1,24 @@
-// Package codec turns domain events into stored events and back: the one registry of
-// event types (name, schema version, Go type) and the envelope metadata every event
-// carries. Later it also seals personal fields and chains hashes (DESIGN.md).
+// Package codec turns domain events into stored events and back. It is the one
+// place that knows the stored form of an event:
+//
+//   - the registry of event types (name, schema version, Go type);
+//   - the envelope metadata every event carries (time, actor, correlation);
+//   - sealing: personal fields, declared with the `personal:"true"` struct tag, are
+//     encrypted with AES-256-GCM under the data key of the customer they belong to
+//     (seal.go), so erasing a customer is destroying one key;
+//   - the per-stream hash chain that makes alteration, removal and reordering of
+//     stored events evident (chain.go, verify.go).
+//
+// Handlers and projectors never call crypto themselves: they encode and decode here.
 package codec
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -13,8 +27,10 @@ import (
 
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/personal"
 	"github.com/fieldservice/customer-service/domain/reservation"
 	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/keystore"
 )
 
 // Event is any registered event: it names its own stored type.
@@ -27,26 +43,35 @@ type Metadata struct {
 	CorrelationID string
 	CausationID   string
 	SchemaVersion int // set by Encode from the registry
+
+	// Set by Decode:
+	PrevHash, Hash Hash
+	// Erased says the event's personal fields could not be unsealed because the
+	// data key was destroyed: they read as zero values.
+	Erased bool
 }
 
 // wireMetadata is Metadata's stored form; its field names are part of the format.
 type wireMetadata struct {
-	OccurredAt    time.Time `json:"occurred_at"`
+	OccurredAt    string    `json:"occurred_at"` // RFC 3339, UTC, hashed as stored
 	Actor         wireActor `json:"actor"`
 	CorrelationID string    `json:"correlation_id,omitempty"`
 	CausationID   string    `json:"causation_id,omitempty"`
 	SchemaVersion int       `json:"schema_version"`
+	PrevHash      string    `json:"prev_hash"`
+	Hash          string    `json:"hash"`
 }
 
 type wireActor struct {
-	ID   string     `json:"id"`
-	Name string     `json:"name,omitempty"`
-	Role actor.Role `json:"role"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	Role string `json:"role"`
 }
 
 type entry struct {
 	version int
 	typ     reflect.Type
+	sealed  bool // the type has personal fields
 }
 
 // Registry maps stored type names to Go types.
@@ -60,8 +85,8 @@ type Registration struct {
 	SchemaVersion int
 }
 
-// NewRegistry builds a registry; it panics on a repeated name, a programming error
-// the first test run catches.
+// NewRegistry builds a registry; it panics on a repeated name or a personal tag
+// it cannot honour, programming errors the first test run catches.
 func NewRegistry(regs ...Registration) *Registry {
 	r := &Registry{byName: map[string]entry{}}
 	for _, reg := range regs {
@@ -69,7 +94,8 @@ func NewRegistry(regs ...Registration) *Registry {
 		if _, dup := r.byName[name]; dup {
 			panic("codec: event type " + name + " registered twice")
 		}
-		r.byName[name] = entry{version: reg.SchemaVersion, typ: reflect.TypeOf(reg.Event)}
+		t := reflect.TypeOf(reg.Event)
+		r.byName[name] = entry{version: reg.SchemaVersion, typ: t, sealed: personal.Check(t)}
 	}
 	return r
 }
@@ -82,6 +108,7 @@ var Events = NewRegistry(
 	Registration{customer.Archived{}, 1},
 	Registration{customer.Reenabled{}, 1},
 	Registration{customer.NoteAdded{}, 1},
+	Registration{customer.Erased{}, 1},
 	Registration{reservation.EmailReserved{}, 1},
 	Registration{reservation.EmailReleased{}, 1},
 	Registration{reservation.NumberAssigned{}, 1},
@@ -90,39 +117,126 @@ var Events = NewRegistry(
 	Registration{reservation.CommandFailed{}, 1},
 )
 
-// Encode makes a stored event of e with a new UUIDv7 id. The metadata's schema
-// version is filled from the registry.
-func (r *Registry) Encode(e Event, meta Metadata) (eventstore.EventData, error) {
-	return r.EncodeWithID(uuid.Must(uuid.NewV7()), e, meta)
+// Codec encodes and decodes events with a registry and the keyring of data keys.
+type Codec struct {
+	events *Registry
+	keys   *keystore.Keyring
 }
 
-// EncodeWithID is Encode with a chosen id, for retries that must repeat an append.
-func (r *Registry) EncodeWithID(id uuid.UUID, e Event, meta Metadata) (eventstore.EventData, error) {
-	ent, ok := r.byName[e.EventType()]
-	if !ok || ent.typ != reflect.TypeOf(e) {
-		return eventstore.EventData{}, fmt.Errorf("encode %T: event type not registered", e)
+// New returns a codec for the registry, sealing with keys.
+func New(events *Registry, keys *keystore.Keyring) (*Codec, error) {
+	if events == nil || keys == nil {
+		return nil, errors.New("codec: registry and keyring are required")
 	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("encode %s: %w", e.EventType(), err)
-	}
-	md, err := json.Marshal(wireMetadata{
-		OccurredAt:    meta.OccurredAt.UTC(),
-		Actor:         wireActor(meta.Actor),
-		CorrelationID: meta.CorrelationID,
-		CausationID:   meta.CausationID,
-		SchemaVersion: ent.version,
-	})
-	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("encode %s metadata: %w", e.EventType(), err)
-	}
-	return eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: md}, nil
+	return &Codec{events: events, keys: keys}, nil
 }
 
-// Decode reads a stored event back into its Go type (a value, not a pointer).
-func (r *Registry) Decode(rec eventstore.RecordedEvent) (Event, Metadata, error) {
+// Batch says where encoded events go.
+type Batch struct {
+	Stream string
+	// Head is the stream's head the events follow (zero for a new stream).
+	Head Head
+	// Subject is whose data key seals the events' personal fields, created with
+	// its first sealed event. uuid.Nil for events that hold no personal data.
+	Subject uuid.UUID
+}
+
+// sealed is the stored form of an event's personal values.
+type sealed struct {
+	Key  uuid.UUID `json:"key"`  // the data key's id: the customer's
+	Data string    `json:"data"` // base64(nonce | AES-256-GCM ciphertext of {path: value})
+}
+
+// Encode makes stored events of events: new UUIDv7 ids, personal fields sealed,
+// each chained to the one before it starting at b.Head. It returns the stream's
+// head after them, for the next append.
+func (c *Codec) Encode(ctx context.Context, b Batch, meta Metadata, events ...Event) ([]eventstore.EventData, Head, error) {
+	out := make([]eventstore.EventData, len(events))
+	head := b.Head
+	occurred := meta.OccurredAt.UTC().Format(time.RFC3339Nano)
+	for i, e := range events {
+		ent, ok := c.events.byName[e.EventType()]
+		if !ok || ent.typ != reflect.TypeOf(e) {
+			return nil, head, fmt.Errorf("encode %T: event type not registered", e)
+		}
+		id := uuid.Must(uuid.NewV7())
+		data, err := c.payload(ctx, ent, id, e, b.Subject)
+		if err != nil {
+			return nil, head, fmt.Errorf("encode %s: %w", e.EventType(), err)
+		}
+		w := wireMetadata{
+			OccurredAt:    occurred,
+			Actor:         wireActor{ID: meta.Actor.ID, Name: meta.Actor.Name, Role: meta.Actor.Role.String()},
+			CorrelationID: meta.CorrelationID,
+			CausationID:   meta.CausationID,
+			SchemaVersion: ent.version,
+			PrevHash:      head.Hash.String(),
+		}
+		next := Head{Version: head.Version + 1}
+		next.Hash = link{stream: b.Stream, version: next.Version, id: id, typ: e.EventType(), meta: &w, data: data, prev: head.Hash}.hash()
+		w.Hash = next.Hash.String()
+		md, err := json.Marshal(w)
+		if err != nil {
+			return nil, head, fmt.Errorf("encode %s metadata: %w", e.EventType(), err)
+		}
+		out[i] = eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: md}
+		head = next
+	}
+	return out, head, nil
+}
+
+// sealAAD binds sealed data to its event: it cannot be moved to another.
+func sealAAD(id uuid.UUID, typ string) []byte {
+	return append(append([]byte("customerd sealed v1"), id[:]...), typ...)
+}
+
+func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, subject uuid.UUID) ([]byte, error) {
+	v, values := personal.Split(reflect.ValueOf(e))
+	plain, err := json.Marshal(v.Interface())
+	if err != nil || len(values) == 0 {
+		return plain, err
+	}
+	if subject == uuid.Nil {
+		return nil, errors.New("it holds personal data but names no subject to seal it for")
+	}
+	key, err := c.keys.CreateDataKey(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("data key: %w", err)
+	}
+	byPath := make(map[string]any, len(values))
+	for _, p := range values {
+		byPath[p.Path] = p.Value
+	}
+	clear, err := json.Marshal(byPath)
+	if err != nil {
+		return nil, err
+	}
+	box := make([]byte, key.NonceSize(), key.NonceSize()+len(clear)+key.Overhead())
+	rand.Read(box) // the nonce
+	box = key.Seal(box, box, clear, sealAAD(id, e.EventType()))
+	env, err := json.Marshal(sealed{Key: subject, Data: base64.StdEncoding.EncodeToString(box)})
+	if err != nil {
+		return nil, err
+	}
+	// Splice the sealed member into the plain object: {"a":1} → {"a":1,"_sealed":{…}}.
+	out := make([]byte, 0, len(plain)+len(env)+12)
+	out = append(out, plain[:len(plain)-1]...)
+	if len(plain) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"_sealed":`...)
+	out = append(out, env...)
+	return append(out, '}'), nil
+}
+
+var sealedMember = []byte(`"_sealed"`)
+
+// Decode reads a stored event back into its Go type (a value, not a pointer),
+// unsealing its personal fields. When the data key was destroyed, the personal
+// fields are zero and the metadata says Erased.
+func (c *Codec) Decode(ctx context.Context, rec eventstore.RecordedEvent) (Event, Metadata, error) {
 	var meta Metadata
-	ent, ok := r.byName[rec.Type]
+	ent, ok := c.events.byName[rec.Type]
 	if !ok {
 		return nil, meta, fmt.Errorf("decode %s@%d: unknown event type %q", rec.Stream, rec.Version, rec.Type)
 	}
@@ -135,8 +249,73 @@ func (r *Registry) Decode(rec eventstore.RecordedEvent) (Event, Metadata, error)
 		if err := json.Unmarshal(rec.Metadata, &w); err != nil {
 			return nil, meta, fmt.Errorf("decode metadata of %s@%d: %w", rec.Stream, rec.Version, err)
 		}
-		meta = Metadata{OccurredAt: w.OccurredAt, Actor: actor.Actor(w.Actor), CorrelationID: w.CorrelationID,
-			CausationID: w.CausationID, SchemaVersion: w.SchemaVersion}
+		m, err := w.metadata()
+		if err != nil {
+			return nil, meta, fmt.Errorf("decode metadata of %s@%d: %w", rec.Stream, rec.Version, err)
+		}
+		meta = m
+	}
+	if err := c.unseal(ctx, ent, rec, v.Elem(), &meta); err != nil {
+		return nil, meta, fmt.Errorf("decode %s %s@%d: %w", rec.Type, rec.Stream, rec.Version, err)
 	}
 	return v.Elem().Interface().(Event), meta, nil
+}
+
+func (w wireMetadata) metadata() (Metadata, error) {
+	var m Metadata
+	var err error
+	if w.OccurredAt != "" {
+		if m.OccurredAt, err = time.Parse(time.RFC3339Nano, w.OccurredAt); err != nil {
+			return m, err
+		}
+	}
+	if w.Actor.Role != "" {
+		if m.Actor.Role, err = actor.ParseRole(w.Actor.Role); err != nil {
+			return m, err
+		}
+	}
+	m.Actor.ID, m.Actor.Name = w.Actor.ID, w.Actor.Name
+	m.CorrelationID, m.CausationID, m.SchemaVersion = w.CorrelationID, w.CausationID, w.SchemaVersion
+	if w.Hash != "" {
+		if m.PrevHash, err = ParseHash(w.PrevHash); err != nil {
+			return m, err
+		}
+		if m.Hash, err = ParseHash(w.Hash); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+func (c *Codec) unseal(ctx context.Context, ent entry, rec eventstore.RecordedEvent, v reflect.Value, meta *Metadata) error {
+	if !ent.sealed || !bytes.Contains(rec.Data, sealedMember) {
+		return nil
+	}
+	var env struct {
+		Sealed *sealed `json:"_sealed"`
+	}
+	if err := json.Unmarshal(rec.Data, &env); err != nil || env.Sealed == nil {
+		return err
+	}
+	key, err := c.keys.DataKey(ctx, env.Sealed.Key)
+	if errors.Is(err, keystore.ErrDestroyed) {
+		meta.Erased = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("data key: %w", err)
+	}
+	box, err := base64.StdEncoding.DecodeString(env.Sealed.Data)
+	if err != nil || len(box) < key.NonceSize() {
+		return errors.New("sealed data is malformed")
+	}
+	clear, err := key.Open(nil, box[:key.NonceSize()], box[key.NonceSize():], sealAAD(rec.ID, rec.Type))
+	if err != nil {
+		return errors.New("sealed data does not open with its key: altered, or moved from another event")
+	}
+	var values map[string]json.RawMessage
+	if err := json.Unmarshal(clear, &values); err != nil {
+		return errors.New("sealed data is malformed")
+	}
+	return personal.Merge(v.Addr().Interface(), values)
 }

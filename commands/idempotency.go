@@ -31,7 +31,7 @@ type idempotency struct {
 	codec *codec.Codec
 	key   []byte // keys the request fingerprints: they hash personal input
 	grace time.Duration
-	clock  func() time.Time
+	clock func() time.Time
 
 	mu       sync.Mutex
 	inflight map[string]chan struct{}

@@ -25,11 +25,11 @@ import (
 // does not hold the email; the grace period is far longer than any command may run,
 // so a registration still in flight never loses its email.
 type emails struct {
-	store  eventstore.Store
-	codec  *codec.Codec
-	key    []byte
-	grace  time.Duration
-	clock  func() time.Time
+	store eventstore.Store
+	codec *codec.Codec
+	key   []byte
+	grace time.Duration
+	clock func() time.Time
 	// holds reports whether customer id currently has the email as its primary one.
 	holds func(ctx context.Context, id, email string) (bool, error)
 }

@@ -44,8 +44,8 @@ const (
 
 var (
 	errClosed = errors.New("key file closed")
-	magic    = []byte("CUSTKEYS")
-	crcTable = crc32.MakeTable(crc32.Castagnoli)
+	magic     = []byte("CUSTKEYS")
+	crcTable  = crc32.MakeTable(crc32.Castagnoli)
 )
 
 type slot struct {

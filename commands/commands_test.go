@@ -25,11 +25,12 @@ var (
 )
 
 type fixture struct {
-	app      *commands.App
-	store    *embedded.Store
-	keyStore *keys.Store
-	keys     *keystore.Keyring
-	codec    *codec.Codec
+	app       *commands.App
+	store     *embedded.Store
+	keyStore  *keys.Store
+	keys      *keystore.Keyring
+	masterRaw []byte
+	codec     *codec.Codec
 }
 
 func newFixture(t testing.TB) fixture {
@@ -45,7 +46,8 @@ func newFixture(t testing.TB) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ks.Close() })
-	master, err := keystore.NewMasterKey(keystore.GenerateMasterKey())
+	masterRaw := keystore.GenerateMasterKey()
+	master, err := keystore.NewMasterKey(masterRaw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func newFixture(t testing.TB) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{app: app, store: store, keyStore: ks, keys: ring, codec: cdc}
+	return fixture{app: app, store: store, keyStore: ks, keys: ring, masterRaw: masterRaw, codec: cdc}
 }
 
 func details(email string) customer.Details {

@@ -35,7 +35,11 @@ type fieldPlan struct {
 	inner    *plan // of a plain field whose type holds personal fields
 }
 
-var plans sync.Map // reflect.Type → *plan
+var (
+	plans      sync.Map // reflect.Type → *plan
+	stringType    = reflect.TypeOf("")
+	stringPtrType = reflect.TypeOf((*string)(nil))
+)
 
 func planOf(t reflect.Type) *plan {
 	if p, ok := plans.Load(t); ok {
@@ -74,9 +78,15 @@ func Redact[T any](v T) T {
 	return cp.Interface().(T)
 }
 
-// Merge sets personal values (path → JSON value) into the value dst points to.
-// Only declared personal fields can be set: a path to a plain field is an error.
-func Merge(dst any, values map[string]json.RawMessage) error {
+// Raw is a personal value in JSON and where it goes.
+type Raw struct {
+	Path string
+	JSON []byte
+}
+
+// Merge sets personal values into the value dst points to. Only declared personal
+// fields can be set: a path to a plain field is an error.
+func Merge(dst any, values []Raw) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return fmt.Errorf("personal.Merge: want a non-nil pointer, got %T", dst)
@@ -173,7 +183,7 @@ func (p *plan) split(v reflect.Value, path string, out *[]Value) reflect.Value {
 // field finds the personal field at path inside v (addressable), allocating
 // pointers on the way. Only declared personal fields can be found: sealed data
 // never overwrites a plain field.
-func (p *plan) field(v reflect.Value, path []string) (reflect.Value, error) {
+func (p *plan) field(v reflect.Value, path string) (reflect.Value, error) {
 	switch p.kind {
 	case reflect.Pointer:
 		if v.IsNil() {
@@ -181,43 +191,80 @@ func (p *plan) field(v reflect.Value, path []string) (reflect.Value, error) {
 		}
 		return p.elem.field(v.Elem(), path)
 	case reflect.Slice:
-		if len(path) == 0 {
+		if path == "" {
 			break
 		}
-		i, err := strconv.Atoi(path[0])
+		head, rest, _ := strings.Cut(path, ".")
+		i, err := strconv.Atoi(head)
 		if err != nil || i < 0 || i >= v.Len() {
-			return reflect.Value{}, fmt.Errorf("no element %s", path[0])
+			return reflect.Value{}, fmt.Errorf("no element %s", head)
 		}
-		return p.elem.field(v.Index(i), path[1:])
+		return p.elem.field(v.Index(i), rest)
 	case reflect.Struct:
-		if len(path) == 0 {
+		if path == "" {
 			break
 		}
-		at, ok := p.byName[path[0]]
+		head, rest, more := strings.Cut(path, ".")
+		at, ok := p.byName[head]
 		if !ok {
-			return reflect.Value{}, fmt.Errorf("no personal field %s", path[0])
+			return reflect.Value{}, fmt.Errorf("no personal field %s", head)
 		}
 		f := p.fields[at]
-		if f.personal && len(path) == 1 {
+		if f.personal && !more {
 			return v.Field(f.index), nil
 		}
-		if f.inner != nil {
-			return f.inner.field(v.Field(f.index), path[1:])
+		if f.inner != nil && more {
+			return f.inner.field(v.Field(f.index), rest)
 		}
 	}
 	return reflect.Value{}, fmt.Errorf("path ends early")
 }
 
 // merge sets the personal values of sealed (path → JSON value) into v.
-func (p *plan) merge(v reflect.Value, sealed map[string]json.RawMessage) error {
-	for path, raw := range sealed {
-		f, err := p.field(v, strings.Split(path, "."))
+func (p *plan) merge(v reflect.Value, values []Raw) error {
+	for _, r := range values {
+		f, err := p.field(v, r.Path)
 		if err != nil {
-			return fmt.Errorf("sealed field %q: %w", path, err)
+			return fmt.Errorf("sealed field %q: %w", r.Path, err)
 		}
-		if err := json.Unmarshal(raw, f.Addr().Interface()); err != nil {
-			return fmt.Errorf("sealed field %q: %w", path, err)
+		// Most personal values are strings (or, in edits, pointers to strings) that
+		// need no decoder.
+		if isPlainJSONString(r.JSON) {
+			switch f.Type() {
+			case stringType:
+				f.SetString(string(r.JSON[1 : len(r.JSON)-1]))
+				continue
+			case stringPtrType:
+				s := string(r.JSON[1 : len(r.JSON)-1])
+				f.Set(reflect.ValueOf(&s))
+				continue
+			}
+		}
+		if err := json.Unmarshal(r.JSON, f.Addr().Interface()); err != nil {
+			return fmt.Errorf("sealed field %q: %w", r.Path, err)
 		}
 	}
 	return nil
+}
+
+// JSON encodes a personal value, quickly for the common case of a plain string.
+func (v Value) JSON() ([]byte, error) {
+	if s, ok := v.Value.(string); ok && isPlainJSONString([]byte(`"`+s+`"`)) && !strings.ContainsAny(s, "<>&") {
+		return []byte(`"` + s + `"`), nil
+	}
+	return json.Marshal(v.Value)
+}
+
+// isPlainJSONString reports whether raw is a JSON string with no escapes, whose
+// contents are then its value.
+func isPlainJSONString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,6 @@
 package personal_test
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -39,21 +38,26 @@ func TestSplitThenMergeRestores(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("plain part %#v, want %#v", got, want)
 	}
-	paths := map[string]json.RawMessage{}
+	paths := map[string]bool{}
+	var raws []personal.Raw
 	for _, v := range values {
-		b, _ := json.Marshal(v.Value)
-		paths[v.Path] = b
+		b, err := v.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths[v.Path] = true
+		raws = append(raws, personal.Raw{Path: v.Path, JSON: b})
 	}
 	wantPaths := []string{"name", "items.0.secret", "items.0.where", "maybe.0.secret", "emails", "nested.secret"}
 	if len(paths) != len(wantPaths) {
 		t.Fatalf("personal paths %v, want %v", paths, wantPaths)
 	}
 	for _, p := range wantPaths {
-		if _, ok := paths[p]; !ok {
+		if !paths[p] {
 			t.Fatalf("personal paths %v lack %s", paths, p)
 		}
 	}
-	if err := personal.Merge(&got, paths); err != nil {
+	if err := personal.Merge(&got, raws); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, in) {
@@ -65,8 +69,18 @@ func TestMergeRefusesPlainFields(t *testing.T) {
 	t.Parallel()
 	v := outer{Items: []inner{{}}}
 	for _, path := range []string{"code", "items.0.plain", "items.9.secret", "nested", "nested.secret.deeper"} {
-		if err := personal.Merge(&v, map[string]json.RawMessage{path: json.RawMessage(`"x"`)}); err == nil {
+		if err := personal.Merge(&v, []personal.Raw{{Path: path, JSON: []byte(`"x"`)}}); err == nil {
 			t.Fatalf("Merge set %q", path)
+		}
+	}
+}
+
+func TestJSONOfValues(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[any]string{"plain": `"plain"`, `say "hi"`: `"say \"hi\""`, "a<b": `"a\u003cb"`, 1.5: `1.5`} {
+		got, err := personal.Value{Value: v}.JSON()
+		if err != nil || string(got) != want {
+			t.Fatalf("JSON of %v: %s, %v; want %s", v, got, err, want)
 		}
 	}
 }

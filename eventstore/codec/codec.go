@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,12 +140,6 @@ type Batch struct {
 	Subject uuid.UUID
 }
 
-// sealed is the stored form of an event's personal values.
-type sealed struct {
-	Key  uuid.UUID `json:"key"`  // the data key's id: the customer's
-	Data string    `json:"data"` // base64(nonce | AES-256-GCM ciphertext of {path: value})
-}
-
 // Encode makes stored events of events: new UUIDv7 ids, personal fields sealed,
 // each chained to the one before it starting at b.Head. It returns the stream's
 // head after them, for the next append.
@@ -203,21 +196,14 @@ func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, s
 	if err != nil {
 		return nil, fmt.Errorf("data key: %w", err)
 	}
-	byPath := make(map[string]any, len(values))
-	for _, p := range values {
-		byPath[p.Path] = p.Value
-	}
-	clear, err := json.Marshal(byPath)
+	clear, err := encodePersonal(values)
 	if err != nil {
 		return nil, err
 	}
 	box := make([]byte, key.NonceSize(), key.NonceSize()+len(clear)+key.Overhead())
 	rand.Read(box) // the nonce
 	box = key.Seal(box, box, clear, sealAAD(id, e.EventType()))
-	env, err := json.Marshal(sealed{Key: subject, Data: base64.StdEncoding.EncodeToString(box)})
-	if err != nil {
-		return nil, err
-	}
+	env := appendSealed(nil, subject, box)
 	// Splice the sealed member into the plain object: {"a":1} → {"a":1,"_sealed":{…}}.
 	out := make([]byte, 0, len(plain)+len(env)+12)
 	out = append(out, plain[:len(plain)-1]...)
@@ -229,7 +215,26 @@ func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, s
 	return append(out, '}'), nil
 }
 
-var sealedMember = []byte(`"_sealed"`)
+// sealedMember opens the member that payload appends last to a sealed event.
+var sealedMember = []byte(`"_sealed":{`)
+
+// splitSealed cuts a stored payload into its plain JSON and its sealed member
+// (nil when there is none), without parsing either.
+func splitSealed(data []byte) (plain, box []byte) {
+	i := bytes.LastIndex(data, sealedMember)
+	if i < 0 || len(data) < 2 || data[len(data)-1] != '}' {
+		return data, nil
+	}
+	box = data[i+len(sealedMember)-1 : len(data)-1]
+	j := i
+	if j > 0 && data[j-1] == ',' {
+		j--
+	}
+	plain = make([]byte, j+1)
+	copy(plain, data[:j])
+	plain[j] = '}'
+	return plain, box
+}
 
 // Decode reads a stored event back into its Go type (a value, not a pointer),
 // unsealing its personal fields. When the data key was destroyed, the personal
@@ -240,8 +245,12 @@ func (c *Codec) Decode(ctx context.Context, rec eventstore.RecordedEvent) (Event
 	if !ok {
 		return nil, meta, fmt.Errorf("decode %s@%d: unknown event type %q", rec.Stream, rec.Version, rec.Type)
 	}
+	plain, box := rec.Data, []byte(nil)
+	if ent.sealed {
+		plain, box = splitSealed(rec.Data)
+	}
 	v := reflect.New(ent.typ)
-	if err := json.Unmarshal(rec.Data, v.Interface()); err != nil {
+	if err := json.Unmarshal(plain, v.Interface()); err != nil {
 		return nil, meta, fmt.Errorf("decode %s %s@%d: %w", rec.Type, rec.Stream, rec.Version, err)
 	}
 	if len(rec.Metadata) > 0 {
@@ -255,8 +264,10 @@ func (c *Codec) Decode(ctx context.Context, rec eventstore.RecordedEvent) (Event
 		}
 		meta = m
 	}
-	if err := c.unseal(ctx, ent, rec, v.Elem(), &meta); err != nil {
-		return nil, meta, fmt.Errorf("decode %s %s@%d: %w", rec.Type, rec.Stream, rec.Version, err)
+	if box != nil {
+		if err := c.unseal(ctx, rec, box, v.Interface(), &meta); err != nil {
+			return nil, meta, fmt.Errorf("decode %s %s@%d: %w", rec.Type, rec.Stream, rec.Version, err)
+		}
 	}
 	return v.Elem().Interface().(Event), meta, nil
 }
@@ -287,17 +298,12 @@ func (w wireMetadata) metadata() (Metadata, error) {
 	return m, nil
 }
 
-func (c *Codec) unseal(ctx context.Context, ent entry, rec eventstore.RecordedEvent, v reflect.Value, meta *Metadata) error {
-	if !ent.sealed || !bytes.Contains(rec.Data, sealedMember) {
-		return nil
-	}
-	var env struct {
-		Sealed *sealed `json:"_sealed"`
-	}
-	if err := json.Unmarshal(rec.Data, &env); err != nil || env.Sealed == nil {
+func (c *Codec) unseal(ctx context.Context, rec eventstore.RecordedEvent, member []byte, dst any, meta *Metadata) error {
+	subject, box, err := parseSealed(member)
+	if err != nil {
 		return err
 	}
-	key, err := c.keys.DataKey(ctx, env.Sealed.Key)
+	key, err := c.keys.DataKey(ctx, subject)
 	if errors.Is(err, keystore.ErrDestroyed) {
 		meta.Erased = true
 		return nil
@@ -305,17 +311,16 @@ func (c *Codec) unseal(ctx context.Context, ent entry, rec eventstore.RecordedEv
 	if err != nil {
 		return fmt.Errorf("data key: %w", err)
 	}
-	box, err := base64.StdEncoding.DecodeString(env.Sealed.Data)
-	if err != nil || len(box) < key.NonceSize() {
-		return errors.New("sealed data is malformed")
+	if len(box) < key.NonceSize() {
+		return errMalformed
 	}
 	clear, err := key.Open(nil, box[:key.NonceSize()], box[key.NonceSize():], sealAAD(rec.ID, rec.Type))
 	if err != nil {
 		return errors.New("sealed data does not open with its key: altered, or moved from another event")
 	}
-	var values map[string]json.RawMessage
-	if err := json.Unmarshal(clear, &values); err != nil {
-		return errors.New("sealed data is malformed")
+	values, err := decodePersonal(clear)
+	if err != nil {
+		return err
 	}
-	return personal.Merge(v.Addr().Interface(), values)
+	return personal.Merge(dst, values)
 }

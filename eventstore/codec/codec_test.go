@@ -20,7 +20,13 @@ import (
 	keys "github.com/fieldservice/customer-service/keystore/embedded"
 )
 
-func newCodec(t testing.TB) (*codec.Codec, *keystore.Keyring) {
+// keyFile is a key store and its master key, from which keyrings are made.
+type keyFile struct {
+	store  keystore.Store
+	master *keystore.MasterKey
+}
+
+func newKeyFile(t testing.TB) keyFile {
 	t.Helper()
 	ks, err := keys.Open(filepath.Join(t.TempDir(), "keys"))
 	if err != nil {
@@ -28,7 +34,13 @@ func newCodec(t testing.TB) (*codec.Codec, *keystore.Keyring) {
 	}
 	t.Cleanup(func() { ks.Close() })
 	m, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
-	ring, err := keystore.NewKeyring(ks, m, keystore.KeyringOptions{})
+	return keyFile{ks, m}
+}
+
+// codec returns a codec over a new keyring (with an empty cache) of the file.
+func (k keyFile) codec(t testing.TB) (*codec.Codec, *keystore.Keyring) {
+	t.Helper()
+	ring, err := keystore.NewKeyring(k.store, k.master, keystore.KeyringOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +50,8 @@ func newCodec(t testing.TB) (*codec.Codec, *keystore.Keyring) {
 	}
 	return c, ring
 }
+
+func newCodec(t testing.TB) (*codec.Codec, *keystore.Keyring) { return newKeyFile(t).codec(t) }
 
 func ptr[T any](v T) *T { return &v }
 

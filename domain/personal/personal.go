@@ -55,38 +55,59 @@ func planOf(t reflect.Type) *plan {
 // test run catches such a tag. It reports whether t has personal fields.
 func Check(t reflect.Type) bool { return planOf(t) != nil }
 
-// Value is one personal field's value and where it sits.
+// Value is one personal field's value, in JSON, and where it sits.
 type Value struct {
-	Path  string
-	Value any
-}
-
-// Split returns a copy of v with every personal field zeroed, and the non-zero
-// personal values it held. v itself is not modified.
-func Split(v reflect.Value) (reflect.Value, []Value) {
-	p := planOf(v.Type())
-	if p == nil {
-		return v, nil
-	}
-	var out []Value
-	return p.split(v, "", &out), out
-}
-
-// Redact returns v with every personal field zeroed.
-func Redact[T any](v T) T {
-	cp, _ := Split(reflect.ValueOf(v))
-	return cp.Interface().(T)
-}
-
-// Raw is a personal value in JSON and where it goes.
-type Raw struct {
 	Path string
 	JSON []byte
 }
 
+// Split returns a copy of v with every personal field zeroed, and calls emit with
+// each non-zero personal value: its path and its JSON, both only valid during the
+// call (the event codec seals them at once, so a split allocates no value). v
+// itself is not modified.
+func Split(v reflect.Value, emit func(path, json []byte)) (reflect.Value, error) {
+	p := planOf(v.Type())
+	if p == nil {
+		return v, nil
+	}
+	cp := reflect.New(v.Type()).Elem()
+	cp.Set(v)
+	return cp, p.splitInto(cp, v, make([]byte, 0, 64), &collector{emit: emit, buf: make([]byte, 0, 128)})
+}
+
+// collector encodes values for emit in one reused buffer.
+type collector struct {
+	emit func(path, json []byte)
+	buf  []byte
+}
+
+func (c *collector) add(path []byte, name string, v reflect.Value) error {
+	if c.emit == nil {
+		return nil
+	}
+	var err error
+	if c.buf, err = appendValueJSON(c.buf[:0], v); err != nil {
+		return err
+	}
+	c.emit(append(path, name...), c.buf)
+	return nil
+}
+
+// Redact returns v with every personal field zeroed.
+func Redact[T any](v T) T {
+	p := planOf(reflect.TypeFor[T]())
+	if p == nil {
+		return v
+	}
+	cp := reflect.New(reflect.TypeFor[T]()).Elem()
+	cp.Set(reflect.ValueOf(&v).Elem())
+	p.splitInto(cp, reflect.ValueOf(v), nil, &collector{}) // without emit, nothing can fail
+	return cp.Interface().(T)
+}
+
 // Merge sets personal values into the value dst points to. Only declared personal
 // fields can be set: a path to a plain field is an error.
-func Merge(dst any, values []Raw) error {
+func Merge(dst any, values []Value) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return fmt.Errorf("personal.Merge: want a non-nil pointer, got %T", dst)
@@ -146,38 +167,70 @@ func jsonName(f reflect.StructField) string {
 
 // split returns a copy of v with every personal field zeroed, appending the
 // non-zero personal values to out. v itself is never modified.
-func (p *plan) split(v reflect.Value, path string, out *[]Value) reflect.Value {
+// splitInto makes dst, which holds a shallow copy of v, a copy without personal
+// values: it copies whatever leads to a personal field, zeroes the field and, when
+// out is not nil, appends its value.
+func (p *plan) splitInto(dst, v reflect.Value, path []byte, out *collector) error {
 	switch p.kind {
 	case reflect.Pointer:
 		if v.IsNil() {
-			return v
+			return nil
 		}
 		cp := reflect.New(v.Type().Elem())
-		cp.Elem().Set(p.elem.split(v.Elem(), path, out))
-		return cp
+		cp.Elem().Set(v.Elem())
+		dst.Set(cp)
+		return p.elem.splitInto(cp.Elem(), v.Elem(), path, out)
 	case reflect.Slice:
 		if v.IsNil() {
-			return v
+			return nil
 		}
 		cp := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(cp, v)
+		dst.Set(cp)
 		for i := range v.Len() {
-			cp.Index(i).Set(p.elem.split(v.Index(i), path+strconv.Itoa(i)+".", out))
+			if err := p.elem.splitInto(cp.Index(i), v.Index(i), append(strconv.AppendInt(path, int64(i), 10), '.'), out); err != nil {
+				return err
+			}
 		}
-		return cp
+		return nil
 	}
-	cp := reflect.New(v.Type()).Elem()
-	cp.Set(v)
 	for _, f := range p.fields {
 		fv := v.Field(f.index)
 		switch {
 		case f.personal && !fv.IsZero():
-			*out = append(*out, Value{Path: path + f.name, Value: fv.Interface()})
-			cp.Field(f.index).SetZero()
+			dst.Field(f.index).SetZero()
+			if err := out.add(path, f.name, fv); err != nil {
+				return err
+			}
 		case f.inner != nil:
-			cp.Field(f.index).Set(f.inner.split(fv, path+f.name+".", out))
+			if err := f.inner.splitInto(dst.Field(f.index), fv, append(append(path, f.name...), '.'), out); err != nil {
+				return err
+			}
 		}
 	}
-	return cp
+	return nil
+}
+
+// appendValueJSON encodes a personal value, quickly for the common plain string.
+func appendValueJSON(b []byte, v reflect.Value) ([]byte, error) {
+	switch v.Type() {
+	case stringType:
+		return appendStringJSON(b, v.String())
+	case stringPtrType:
+		return appendStringJSON(b, v.Elem().String())
+	}
+	js, err := json.Marshal(v.Interface())
+	return append(b, js...), err
+}
+
+func appendStringJSON(b []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			js, err := json.Marshal(s) // escapes and non-ASCII: as encoding/json writes them
+			return append(b, js...), err
+		}
+	}
+	return append(append(append(b, '"'), s...), '"'), nil
 }
 
 // field finds the personal field at path inside v (addressable), allocating
@@ -221,7 +274,7 @@ func (p *plan) field(v reflect.Value, path string) (reflect.Value, error) {
 }
 
 // merge sets the personal values of sealed (path → JSON value) into v.
-func (p *plan) merge(v reflect.Value, values []Raw) error {
+func (p *plan) merge(v reflect.Value, values []Value) error {
 	for _, r := range values {
 		f, err := p.field(v, r.Path)
 		if err != nil {
@@ -247,13 +300,6 @@ func (p *plan) merge(v reflect.Value, values []Raw) error {
 	return nil
 }
 
-// JSON encodes a personal value, quickly for the common case of a plain string.
-func (v Value) JSON() ([]byte, error) {
-	if s, ok := v.Value.(string); ok && isPlainJSONString([]byte(`"`+s+`"`)) && !strings.ContainsAny(s, "<>&") {
-		return []byte(`"` + s + `"`), nil
-	}
-	return json.Marshal(v.Value)
-}
 
 // isPlainJSONString reports whether raw is a JSON string with no escapes, whose
 // contents are then its value.

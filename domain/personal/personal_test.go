@@ -1,7 +1,9 @@
 package personal_test
 
 import (
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/fieldservice/customer-service/domain/personal"
@@ -29,7 +31,13 @@ func TestSplitThenMergeRestores(t *testing.T) {
 	in := outer{Name: "n", Code: 7, Items: []inner{{Secret: "s0", Plain: "p0", Where: ptr(1.5)}, {Plain: "p1"}},
 		Maybe: &[]inner{{Secret: "m0"}}, Emails: &[]string{}, Nested: inner{Secret: "x"}}
 	keep := in.Items[0].Secret
-	plain, values := personal.Split(reflect.ValueOf(in))
+	var values []personal.Value
+	plain, err := personal.Split(reflect.ValueOf(in), func(path, js []byte) {
+		values = append(values, personal.Value{Path: string(path), JSON: append([]byte(nil), js...)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if in.Items[0].Secret != keep || in.Name != "n" {
 		t.Fatal("Split modified its input")
 	}
@@ -38,26 +46,23 @@ func TestSplitThenMergeRestores(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("plain part %#v, want %#v", got, want)
 	}
-	paths := map[string]bool{}
-	var raws []personal.Raw
+	paths := map[string]string{}
 	for _, v := range values {
-		b, err := v.JSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		paths[v.Path] = true
-		raws = append(raws, personal.Raw{Path: v.Path, JSON: b})
+		paths[v.Path] = string(v.JSON)
 	}
 	wantPaths := []string{"name", "items.0.secret", "items.0.where", "maybe.0.secret", "emails", "nested.secret"}
 	if len(paths) != len(wantPaths) {
 		t.Fatalf("personal paths %v, want %v", paths, wantPaths)
 	}
 	for _, p := range wantPaths {
-		if !paths[p] {
+		if _, ok := paths[p]; !ok {
 			t.Fatalf("personal paths %v lack %s", paths, p)
 		}
 	}
-	if err := personal.Merge(&got, raws); err != nil {
+	if paths["name"] != `"n"` || paths["items.0.where"] != `1.5` || paths["emails"] != `[]` {
+		t.Fatalf("personal values in JSON: %v", paths)
+	}
+	if err := personal.Merge(&got, values); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, in) {
@@ -69,18 +74,29 @@ func TestMergeRefusesPlainFields(t *testing.T) {
 	t.Parallel()
 	v := outer{Items: []inner{{}}}
 	for _, path := range []string{"code", "items.0.plain", "items.9.secret", "nested", "nested.secret.deeper"} {
-		if err := personal.Merge(&v, []personal.Raw{{Path: path, JSON: []byte(`"x"`)}}); err == nil {
+		if err := personal.Merge(&v, []personal.Value{{Path: path, JSON: []byte(`"x"`)}}); err == nil {
 			t.Fatalf("Merge set %q", path)
 		}
 	}
 }
 
-func TestJSONOfValues(t *testing.T) {
+func TestValuesAreEncodedAsEncodingJSONWould(t *testing.T) {
 	t.Parallel()
-	for v, want := range map[any]string{"plain": `"plain"`, `say "hi"`: `"say \"hi\""`, "a<b": `"a\u003cb"`, 1.5: `1.5`} {
-		got, err := personal.Value{Value: v}.JSON()
-		if err != nil || string(got) != want {
-			t.Fatalf("JSON of %v: %s, %v; want %s", v, got, err, want)
+	for _, name := range []string{"plain", `say "hi"`, "a<b&c>", "Zoë", "\u2028", "tab\t", "\xff"} {
+		var values []personal.Value
+		_, err := personal.Split(reflect.ValueOf(outer{Name: name}), func(path, js []byte) {
+			values = append(values, personal.Value{Path: string(path), JSON: append([]byte(nil), js...)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(name)
+		if len(values) != 1 || string(values[0].JSON) != string(want) {
+			t.Fatalf("JSON of %q: %s, want %s", name, values[0].JSON, want)
+		}
+		var back outer
+		if err := personal.Merge(&back, values); err != nil || back.Name != strings.ToValidUTF8(name, "\uFFFD") {
+			t.Fatalf("%q came back as %q (%v)", name, back.Name, err)
 		}
 	}
 }

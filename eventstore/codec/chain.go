@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 
 	"github.com/google/uuid"
 )
@@ -43,6 +42,13 @@ var Genesis Hash
 
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
+// appendJSON writes h as a JSON string of hex digits.
+func (h Hash) appendJSON(b []byte) []byte {
+	b = append(b, '"')
+	b = hex.AppendEncode(b, h[:])
+	return append(b, '"')
+}
+
 // ParseHash reads a hash written by Hash.String.
 func ParseHash(s string) (Hash, error) {
 	var h Hash
@@ -72,33 +78,28 @@ type link struct {
 }
 
 func (l link) hash() Hash {
+	m := l.meta
 	h := sha256.New()
-	h.Write([]byte(chainDomain))
-	str(h, l.stream)
-	u64(h, l.version)
-	h.Write(l.id[:])
-	str(h, l.typ)
-	u64(h, uint64(l.meta.SchemaVersion))
-	str(h, l.meta.OccurredAt)
-	str(h, l.meta.Actor.ID)
-	str(h, l.meta.Actor.Name)
-	str(h, string(l.meta.Actor.Role))
-	str(h, l.meta.CorrelationID)
-	str(h, l.meta.CausationID)
-	str(h, string(l.data))
+	// Everything before the payload, in one write; then the payload, unbuffered.
+	b := make([]byte, 0, 160+len(l.stream)+len(l.typ)+len(m.OccurredAt)+len(m.Actor.ID)+len(m.Actor.Name)+
+		len(m.Actor.Role)+len(m.CorrelationID)+len(m.CausationID))
+	b = append(b, chainDomain...)
+	b = str(b, l.stream)
+	b = binary.BigEndian.AppendUint64(b, l.version)
+	b = append(b, l.id[:]...)
+	b = str(b, l.typ)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.SchemaVersion))
+	for _, f := range []string{m.OccurredAt, m.Actor.ID, m.Actor.Name, m.Actor.Role, m.CorrelationID, m.CausationID} {
+		b = str(b, f)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(l.data)))
+	h.Write(b)
+	h.Write(l.data)
 	h.Write(l.prev[:])
-	return Hash(h.Sum(nil))
+	return Hash(h.Sum(b[:0]))
 }
 
-func str(h hash.Hash, s string) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-	h.Write(n[:])
-	h.Write([]byte(s))
-}
-
-func u64(h hash.Hash, v uint64) {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], v)
-	h.Write(n[:])
+func str(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
 }

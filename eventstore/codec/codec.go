@@ -16,10 +16,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -65,6 +68,52 @@ type wireActor struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
 	Role string `json:"role"`
+}
+
+// appendJSON writes w as encoding/json would (same members, order and escaping),
+// without reflection: it runs for every event written.
+// The hashes are given as such: w's PrevHash and Hash are for reading.
+func (w *wireMetadata) appendJSON(b []byte, prev, hash Hash) []byte {
+	b = append(b, `{"occurred_at":`...)
+	b = appendJSONString(b, w.OccurredAt)
+	b = append(b, `,"actor":{"id":`...)
+	b = appendJSONString(b, w.Actor.ID)
+	if w.Actor.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, w.Actor.Name)
+	}
+	b = append(b, `,"role":`...)
+	b = appendJSONString(b, w.Actor.Role)
+	b = append(b, '}')
+	if w.CorrelationID != "" {
+		b = append(b, `,"correlation_id":`...)
+		b = appendJSONString(b, w.CorrelationID)
+	}
+	if w.CausationID != "" {
+		b = append(b, `,"causation_id":`...)
+		b = appendJSONString(b, w.CausationID)
+	}
+	b = append(b, `,"schema_version":`...)
+	b = strconv.AppendInt(b, int64(w.SchemaVersion), 10)
+	b = append(b, `,"prev_hash":`...)
+	b = prev.appendJSON(b)
+	b = append(b, `,"hash":`...)
+	b = hash.appendJSON(b)
+	return append(b, '}')
+}
+
+// appendJSONString quotes s as encoding/json does: plain printable ASCII as is,
+// anything else through the encoder itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 type entry struct {
@@ -163,30 +212,43 @@ func (c *Codec) Encode(ctx context.Context, b Batch, meta Metadata, events ...Ev
 			CorrelationID: meta.CorrelationID,
 			CausationID:   meta.CausationID,
 			SchemaVersion: ent.version,
-			PrevHash:      head.Hash.String(),
 		}
 		next := Head{Version: head.Version + 1}
 		next.Hash = link{stream: b.Stream, version: next.Version, id: id, typ: e.EventType(), meta: &w, data: data, prev: head.Hash}.hash()
-		w.Hash = next.Hash.String()
-		md, err := json.Marshal(w)
-		if err != nil {
-			return nil, head, fmt.Errorf("encode %s metadata: %w", e.EventType(), err)
-		}
+		md := w.appendJSON(make([]byte, 0, 384), head.Hash, next.Hash)
 		out[i] = eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: md}
 		head = next
 	}
 	return out, head, nil
 }
 
-// sealAAD binds sealed data to its event: it cannot be moved to another.
-func sealAAD(id uuid.UUID, typ string) []byte {
-	return append(append([]byte("customerd sealed v1"), id[:]...), typ...)
+// scratchPool holds buffers for the plaintext and ciphertext of a seal, which live
+// only until the ciphertext is encoded.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// appendSealAAD appends the additional data that binds sealed data to its event:
+// it cannot be moved to another.
+func appendSealAAD(b []byte, id uuid.UUID, typ string) []byte {
+	return append(append(append(b, "customerd sealed v1"...), id[:]...), typ...)
 }
 
 func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, subject uuid.UUID) ([]byte, error) {
-	v, values := personal.Split(reflect.ValueOf(e))
+	// One pooled buffer holds the additional data, the plaintext (the personal
+	// values, as Split hands them over), then the nonce and ciphertext.
+	scratch := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(scratch)
+	aad := appendSealAAD((*scratch)[:0], id, e.EventType())
+	clear := aad[len(aad):]
+	v, err := personal.Split(reflect.ValueOf(e), func(path, js []byte) { clear = appendPersonal(clear, path, js) })
+	if err != nil {
+		return nil, err
+	}
+	if v.CanAddr() {
+		v = v.Addr() // marshal through a pointer: no copy into an interface
+	}
 	plain, err := json.Marshal(v.Interface())
-	if err != nil || len(values) == 0 {
+	if err != nil || len(clear) == 0 {
+		*scratch = aad[:0]
 		return plain, err
 	}
 	if subject == uuid.Nil {
@@ -196,22 +258,19 @@ func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, s
 	if err != nil {
 		return nil, fmt.Errorf("data key: %w", err)
 	}
-	clear, err := encodePersonal(values)
-	if err != nil {
-		return nil, err
-	}
-	box := make([]byte, key.NonceSize(), key.NonceSize()+len(clear)+key.Overhead())
+	box := clear[len(clear):]
+	box = append(box, make([]byte, key.NonceSize())...)
 	rand.Read(box) // the nonce
-	box = key.Seal(box, box, clear, sealAAD(id, e.EventType()))
-	env := appendSealed(nil, subject, box)
+	box = key.Seal(box, box, clear, aad)
+	*scratch = aad[:0] // the buffer's start, for the next seal
 	// Splice the sealed member into the plain object: {"a":1} → {"a":1,"_sealed":{…}}.
-	out := make([]byte, 0, len(plain)+len(env)+12)
+	out := make([]byte, 0, len(plain)+base64.StdEncoding.EncodedLen(len(box))+80)
 	out = append(out, plain[:len(plain)-1]...)
 	if len(plain) > 2 {
 		out = append(out, ',')
 	}
 	out = append(out, `"_sealed":`...)
-	out = append(out, env...)
+	out = appendSealed(out, subject, box)
 	return append(out, '}'), nil
 }
 
@@ -314,7 +373,7 @@ func (c *Codec) unseal(ctx context.Context, rec eventstore.RecordedEvent, member
 	if len(box) < key.NonceSize() {
 		return errMalformed
 	}
-	clear, err := key.Open(nil, box[:key.NonceSize()], box[key.NonceSize():], sealAAD(rec.ID, rec.Type))
+	clear, err := key.Open(nil, box[:key.NonceSize()], box[key.NonceSize():], appendSealAAD(nil, rec.ID, rec.Type))
 	if err != nil {
 		return errors.New("sealed data does not open with its key: altered, or moved from another event")
 	}

@@ -3,6 +3,7 @@ package codec_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"reflect"
@@ -219,5 +220,31 @@ func TestMissingKeyIsAnError(t *testing.T) {
 	}
 	if _, _, err := other.Decode(t.Context(), record("s", 1, data[0])); !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("decoding with a key store that lacks the key: %v, want ErrNotFound", err)
+	}
+}
+
+// TestMetadataIsWrittenAsEncodingJSONWould: the metadata appender must agree with
+// encoding/json byte for byte, escapes included.
+func TestMetadataIsWrittenAsEncodingJSONWould(t *testing.T) {
+	t.Parallel()
+	c, _ := newCodec(t)
+	for _, name := range []string{"", "Dana", `Dana "D" <d&d>`, "Zoë\u2028", "tab\there", "\xff"} {
+		m := meta
+		m.Actor.Name, m.CorrelationID = name, name
+		data, _, err := c.Encode(t.Context(), codec.Batch{Stream: "s"}, m, customer.Reenabled{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var generic map[string]any
+		if err := json.Unmarshal(data[0].Metadata, &generic); err != nil {
+			t.Fatalf("metadata for %q is not JSON: %s", name, data[0].Metadata)
+		}
+		_, got, err := c.Decode(t.Context(), record("s", 1, data[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.ToValidUTF8(name, "\uFFFD"); got.Actor.Name != want || got.CorrelationID != want {
+			t.Fatalf("name %q came back as %q / %q", name, got.Actor.Name, got.CorrelationID)
+		}
 	}
 }

@@ -3,7 +3,9 @@ package codec
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -16,9 +18,9 @@ import (
 //
 // The additional data of the seal is "customerd sealed v1" | event id (16 bytes) |
 // event type, so sealed data moved to another event does not open. The plaintext
-// is a list of personal values: uvarint(count), then for each value
-// uvarint(len) path, uvarint(len) JSON value, where path names the field by JSON
-// names and slice indexes ("details.phones.1.number").
+// is the personal values, one after another to its end, each as uvarint(len)
+// path, uvarint(len) JSON value, where path names the field by JSON names and
+// slice indexes ("details.phones.1.number").
 //
 // The codec writes the member in exactly this shape and reads it back without a
 // JSON decoder: it is on the path of every load.
@@ -32,11 +34,21 @@ const (
 )
 
 func appendSealed(dst []byte, key uuid.UUID, box []byte) []byte {
+	dst = slices.Grow(dst, len(sealedKeyPrefix)+36+len(sealedDataPrefix)+base64.StdEncoding.EncodedLen(len(box))+len(sealedSuffix))
 	dst = append(dst, sealedKeyPrefix...)
-	dst = append(dst, key.String()...)
+	dst = appendUUID(dst, key)
 	dst = append(dst, sealedDataPrefix...)
 	dst = base64.StdEncoding.AppendEncode(dst, box)
 	return append(dst, sealedSuffix...)
+}
+
+// appendUUID writes id in its canonical form without allocating.
+func appendUUID(dst []byte, id uuid.UUID) []byte {
+	dst = hex.AppendEncode(dst, id[:4])
+	for _, part := range [][]byte{id[4:6], id[6:8], id[8:10], id[10:]} {
+		dst = hex.AppendEncode(append(dst, '-'), part)
+	}
+	return dst
 }
 
 func parseSealed(member []byte) (uuid.UUID, []byte, error) {
@@ -57,22 +69,14 @@ func parseSealed(member []byte) (uuid.UUID, []byte, error) {
 	return key, box, nil
 }
 
-func encodePersonal(values []personal.Value) ([]byte, error) {
-	out := binary.AppendUvarint(nil, uint64(len(values)))
-	for _, v := range values {
-		js, err := v.JSON()
-		if err != nil {
-			return nil, err
-		}
-		out = binary.AppendUvarint(out, uint64(len(v.Path)))
-		out = append(out, v.Path...)
-		out = binary.AppendUvarint(out, uint64(len(js)))
-		out = append(out, js...)
-	}
-	return out, nil
+func appendPersonal(out, path, js []byte) []byte {
+	out = binary.AppendUvarint(out, uint64(len(path)))
+	out = append(out, path...)
+	out = binary.AppendUvarint(out, uint64(len(js)))
+	return append(out, js...)
 }
 
-func decodePersonal(b []byte) ([]personal.Raw, error) {
+func decodePersonal(b []byte) ([]personal.Value, error) {
 	next := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) {
@@ -82,22 +86,14 @@ func decodePersonal(b []byte) ([]personal.Raw, error) {
 		b = b[k+int(n):]
 		return field, true
 	}
-	count, k := binary.Uvarint(b)
-	if k <= 0 || count > uint64(len(b)) {
-		return nil, errMalformed
-	}
-	b = b[k:]
-	out := make([]personal.Raw, count)
-	for i := range out {
+	out := make([]personal.Value, 0, 8)
+	for len(b) > 0 {
 		path, ok1 := next()
 		js, ok2 := next()
 		if !ok1 || !ok2 {
 			return nil, errMalformed
 		}
-		out[i] = personal.Raw{Path: string(path), JSON: js}
-	}
-	if len(b) != 0 {
-		return nil, errMalformed
+		out = append(out, personal.Value{Path: string(path), JSON: js})
 	}
 	return out, nil
 }

@@ -109,7 +109,7 @@ func unmarshalEnum[T any](dst *T, b []byte, parse func(string) (T, error)) error
 // formats needs numbering-plan data, so it happens before the domain (commands/);
 // here a number is only checked for E.164 shape.
 type Phone struct {
-	Number  string    `json:"number" personal:"true"`
+	Number  string    `json:"number,omitempty" personal:"true"`
 	Type    PhoneType `json:"type"`
 	Primary bool      `json:"primary,omitempty"`
 }

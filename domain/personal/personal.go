@@ -36,7 +36,7 @@ type fieldPlan struct {
 }
 
 var (
-	plans      sync.Map // reflect.Type → *plan
+	plans         sync.Map // reflect.Type → *plan
 	stringType    = reflect.TypeOf("")
 	stringPtrType = reflect.TypeOf((*string)(nil))
 )
@@ -299,7 +299,6 @@ func (p *plan) merge(v reflect.Value, values []Value) error {
 	}
 	return nil
 }
-
 
 // isPlainJSONString reports whether raw is a JSON string with no escapes, whose
 // contents are then its value.

@@ -22,8 +22,8 @@ import (
 func benchEvent(i int) customer.DetailsChanged {
 	return customer.DetailsChanged{Changes: customer.Patch{
 		FirstName: ptr(fmt.Sprint("Margaret ", i)), LastName: ptr("Hamilton-Okafor"),
-		Phones:    &[]customer.Phone{{Number: "+12125550134", Type: customer.Mobile, Primary: true}},
-		Addresses: &[]customer.Address{{Type: customer.Service, Street: "1600 Amphitheatre Parkway", City: "Mountain View", State: "CA", Postcode: "94043", Country: "US"}},
+		Phones:      &[]customer.Phone{{Number: "+12125550134", Type: customer.Mobile, Primary: true}},
+		Addresses:   &[]customer.Address{{Type: customer.Service, Street: "1600 Amphitheatre Parkway", City: "Mountain View", State: "CA", Postcode: "94043", Country: "US"}},
 		ServiceZone: ptr("North-East"), Salesperson: ptr("jdoe"), Industry: ptr("Property management"),
 		Description: ptr("Gate code changes monthly; call the site manager before arriving. Two dogs."),
 	}}

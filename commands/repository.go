@@ -87,7 +87,7 @@ func (r repository) save(ctx context.Context, c loaded, events []customer.Event,
 			res.Number = reg.Number
 		}
 	}
-	data, _, err := r.codec.Encode(ctx, codec.Batch{Stream: customerStream(c.ID()), Head: c.head, Subject: subject}, meta, ce...)
+	data, _, err := r.codec.Encode(ctx, codec.Batch{Stream: customerStream(c.ID()), Head: c.head, Subject: subject, NewSubject: c.Version() == 0}, meta, ce...)
 	if err != nil {
 		return Result{}, fmt.Errorf("save customer %s: %w", c.ID(), err)
 	}

@@ -153,7 +153,7 @@ func BenchmarkLoadEvents(b *testing.B) {
 					md, _ := json.Marshal(newPlainMetadata())
 					data = append(data, eventstore.EventData{ID: uuid.Must(uuid.NewV7()), Type: e.EventType(), Data: payload, Metadata: md})
 				}
-			} else if data, _, err = c.Encode(ctx, codec.Batch{Stream: stream, Subject: subject}, meta, evs...); err != nil {
+			} else if data, _, err = c.Encode(ctx, codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, evs...); err != nil {
 				b.Fatal(err)
 			}
 			for i := 0; i < len(data); i += 100 {

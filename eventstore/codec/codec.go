@@ -184,9 +184,13 @@ type Batch struct {
 	Stream string
 	// Head is the stream's head the events follow (zero for a new stream).
 	Head Head
-	// Subject is whose data key seals the events' personal fields, created with
-	// its first sealed event. uuid.Nil for events that hold no personal data.
+	// Subject is whose data key seals the events' personal fields. uuid.Nil for
+	// events that hold no personal data.
 	Subject uuid.UUID
+	// NewSubject allows creating the subject's data key: set it for the subject's
+	// first events only. Otherwise a missing key is an error, never silently
+	// replaced by a new one that older events were not sealed with.
+	NewSubject bool
 }
 
 // Encode makes stored events of events: new UUIDv7 ids, personal fields sealed,
@@ -202,7 +206,7 @@ func (c *Codec) Encode(ctx context.Context, b Batch, meta Metadata, events ...Ev
 			return nil, head, fmt.Errorf("encode %T: event type not registered", e)
 		}
 		id := uuid.Must(uuid.NewV7())
-		data, err := c.payload(ctx, ent, id, e, b.Subject)
+		data, err := c.payload(ctx, ent, id, e, b)
 		if err != nil {
 			return nil, head, fmt.Errorf("encode %s: %w", e.EventType(), err)
 		}
@@ -232,7 +236,7 @@ func appendSealAAD(b []byte, id uuid.UUID, typ string) []byte {
 	return append(append(append(b, "customerd sealed v1"...), id[:]...), typ...)
 }
 
-func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, subject uuid.UUID) ([]byte, error) {
+func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, b Batch) ([]byte, error) {
 	// One pooled buffer holds the additional data, the plaintext (the personal
 	// values, as Split hands them over), then the nonce and ciphertext.
 	scratch := scratchPool.Get().(*[]byte)
@@ -251,10 +255,14 @@ func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, s
 		*scratch = aad[:0]
 		return plain, err
 	}
-	if subject == uuid.Nil {
+	if b.Subject == uuid.Nil {
 		return nil, errors.New("it holds personal data but names no subject to seal it for")
 	}
-	key, err := c.keys.CreateDataKey(ctx, subject)
+	getKey := c.keys.DataKey
+	if b.NewSubject {
+		getKey = c.keys.CreateDataKey
+	}
+	key, err := getKey(ctx, b.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("data key: %w", err)
 	}
@@ -270,7 +278,7 @@ func (c *Codec) payload(ctx context.Context, ent entry, id uuid.UUID, e Event, s
 		out = append(out, ',')
 	}
 	out = append(out, `"_sealed":`...)
-	out = appendSealed(out, subject, box)
+	out = appendSealed(out, b.Subject, box)
 	return append(out, '}'), nil
 }
 

@@ -91,7 +91,7 @@ func TestSealedRoundTripAndChain(t *testing.T) {
 	subject := uuid.New()
 	stream := "customer-" + subject.String()
 	evs := events(subject.String())
-	data, head, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject}, meta, evs...)
+	data, head, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, evs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,13 +144,26 @@ func TestPersonalDataNeedsASubject(t *testing.T) {
 	}
 }
 
+func TestOnlyANewSubjectGetsAKey(t *testing.T) {
+	t.Parallel()
+	c, ring := newCodec(t)
+	subject := uuid.New()
+	_, _, err := c.Encode(t.Context(), codec.Batch{Stream: "s", Subject: subject}, meta, customer.Archived{Reason: "x"})
+	if !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("sealing for a subject without a key: %v, want ErrNotFound", err)
+	}
+	if _, err := ring.DataKey(t.Context(), subject); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("a key was created for a subject that is not new: %v", err)
+	}
+}
+
 func TestErasedKeyReadsAsErased(t *testing.T) {
 	t.Parallel()
 	c, ring := newCodec(t)
 	subject := uuid.New()
 	stream := "customer-" + subject.String()
 	evs := events(subject.String())
-	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject}, meta, evs...)
+	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, evs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +191,7 @@ func TestSealedDataIsBoundToItsEvent(t *testing.T) {
 	c, _ := newCodec(t)
 	subject := uuid.New()
 	stream := "customer-" + subject.String()
-	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject}, meta,
+	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta,
 		customer.Archived{Reason: "one"}, customer.Archived{Reason: "two"})
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +227,7 @@ func TestMissingKeyIsAnError(t *testing.T) {
 	c, _ := newCodec(t)
 	other, _ := newCodec(t) // another key store: the subject's key is not in it
 	subject := uuid.New()
-	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: "s", Subject: subject}, meta, customer.Archived{Reason: "x"})
+	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: "s", Subject: subject, NewSubject: true}, meta, customer.Archived{Reason: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}

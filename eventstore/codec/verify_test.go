@@ -29,7 +29,7 @@ func chainedFile(t *testing.T) (string, string, []eventstore.EventData, *codec.C
 	for i := range 3 {
 		subject := uuid.New()
 		st := "customer-" + subject.String()
-		data, _, err := c.Encode(t.Context(), codec.Batch{Stream: st, Subject: subject}, meta, events(subject.String())...)
+		data, _, err := c.Encode(t.Context(), codec.Batch{Stream: st, Subject: subject, NewSubject: true}, meta, events(subject.String())...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func TestVerifyFindsAReplacedChainOfOneStream(t *testing.T) {
 	// names the original.
 	path, stream, target, c := chainedFile(t)
 	subject := uuid.MustParse(strings.TrimPrefix(stream, "customer-"))
-	forged, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject}, meta, events(subject.String())...)
+	forged, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, events(subject.String())...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,7 +172,8 @@ func (i *idempotency) leave(key string) {
 
 // errorKind names an error without its text, which may quote personal data.
 func errorKind(err error) string {
-	for _, known := range []error{customer.ErrInvalid, ErrEmailTaken, ErrStaleVersion, ErrConflict, ErrForbidden, ErrCustomerNotFound} {
+	for _, known := range []error{customer.ErrInvalid, customer.ErrErased, customer.ErrNotArchived, ErrEmailTaken, ErrStaleVersion,
+		ErrConflict, ErrForbidden, ErrCustomerNotFound} {
 		if errors.Is(err, known) {
 			return known.Error()
 		}

@@ -5,7 +5,8 @@
 //   - the envelope metadata every event carries (time, actor, correlation);
 //   - sealing: personal fields, declared with the `personal:"true"` struct tag, are
 //     encrypted with AES-256-GCM under the data key of the customer they belong to
-//     (seal.go), so erasing a customer is destroying one key;
+//     (sealed.go; domain/personal finds the fields), so erasing a customer is
+//     destroying one key;
 //   - the per-stream hash chain that makes alteration, removal and reordering of
 //     stored events evident (chain.go, verify.go).
 //

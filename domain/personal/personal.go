@@ -3,9 +3,9 @@
 // sit on a field of any type (a string, a slice, a pointer to a float), anywhere
 // inside a value: in nested structs, behind pointers, in slice elements.
 //
-// Split cuts a value in two: a copy with every personal field zeroed, and the
-// personal values by path ("details.phones.1.number", from JSON names). Merge puts
-// such values back. The event codec seals what Split returns; the aggregate uses
+// Split cuts a value in two: a copy with every personal field zeroed, and its
+// personal values in JSON, each with its path ("details.phones.1.number", from
+// JSON names). Merge puts such values back. The event codec seals what Split returns; the aggregate uses
 // Redact to forget an erased customer. Adding a personal field is one tag.
 package personal
 

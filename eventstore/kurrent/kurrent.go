@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -60,8 +61,52 @@ func (c *Config) setDefaults() {
 
 // Store is a KurrentDB-backed event store.
 type Store struct {
-	cfg    Config
-	client *esdb.Client
+	cfg  Config
+	conf *esdb.Configuration
+
+	// done is cancelled by Close, which ends the subscriptions; ops counts the
+	// calls in flight, which Close waits for before closing clients. (The v4
+	// client panics when a client is closed under a concurrent call.)
+	done   context.Context
+	cancel context.CancelFunc
+	ops    sync.WaitGroup
+
+	mu      sync.Mutex
+	client  *esdb.Client
+	retired []*esdb.Client // replaced by renew, closed by Close
+	closed  bool
+}
+
+var errClosed = fmt.Errorf("%w: the store is closed", eventstore.ErrUnavailable)
+
+// begin returns the current client for one call, which must end with s.ops.Done.
+func (s *Store) begin() (*esdb.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	s.ops.Add(1)
+	return s.client, nil
+}
+
+// renew replaces old when err says it closed for good: the v4 client gives up
+// after its discovery attempts (a server down for a second or two) and never
+// recovers, so without a new client the store would stay down after the server
+// came back. The old client is closed only by Close, when no call uses it.
+func (s *Store) renew(old *esdb.Client, err error) {
+	if code(err) != esdb.ErrorCodeConnectionClosed {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.client != old {
+		return // closed, or already renewed by another caller
+	}
+	if c, err := esdb.NewClient(s.conf); err == nil {
+		s.retired = append(s.retired, old)
+		s.client = c
+	}
 }
 
 // readChunk is how many events one read request asks for.
@@ -83,7 +128,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kurrent: %w", err)
 	}
-	s := &Store{cfg: cfg, client: client}
+	s := &Store{cfg: cfg, conf: conf, client: client}
+	s.done, s.cancel = context.WithCancel(context.Background())
 	if _, err := s.LastPosition(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("kurrent: cannot reach %s: %w", redact(cfg.URL), err)
@@ -102,8 +148,24 @@ func redact(url string) string {
 	return url
 }
 
-// Close implements eventstore.Store.
-func (s *Store) Close() error { return s.client.Close() }
+// Close implements eventstore.Store: calls in flight finish (subscriptions end),
+// then the connections close.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.ops.Wait()
+	var errs []error
+	for _, c := range append(s.retired, s.client) {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
 
 func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
@@ -130,8 +192,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	}
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	res, err := s.client.AppendToStream(cctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: revision(expected)}, data...)
+	client, err := s.begin()
 	if err != nil {
+		return fail(err)
+	}
+	defer s.ops.Done()
+	res, err := client.AppendToStream(cctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: revision(expected)}, data...)
+	if err != nil {
+		s.renew(client, err)
 		if code(err) == esdb.ErrorCodeWrongExpectedVersion {
 			e := &eventstore.Error{Op: "append", Stream: stream, Expected: expected, Err: eventstore.ErrWrongVersion}
 			e.Actual, _ = s.version(ctx, stream) // best effort: read right after the refusal

@@ -2,6 +2,7 @@ package kurrent_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"strings"
@@ -218,5 +219,92 @@ func TestAppendsFromManyClientsKeepOneOrder(t *testing.T) {
 			t.Fatalf("version %d at %v after %v: positions must grow with versions", v, p, prev)
 		}
 		prev = p
+	}
+}
+
+// TestServerDownAndBack: while the server is down, calls fail with ErrUnavailable;
+// once it is back, calls work again on the same Store, and a subscription that
+// was open goes on from where it was, without gap or duplicate.
+func TestServerDownAndBack(t *testing.T) {
+	t.Parallel()
+	url, srv := server(t)
+	if srv == nil {
+		t.Skip("stopping the server needs the test server")
+	}
+	prefix := "down" + strings.ReplaceAll(uuid.NewString()[:8], "-", "") + "-"
+	s := open(t, kurrent.Config{URL: url, StreamPrefixes: []string{prefix}, Timeout: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got := make(chan eventstore.RecordedEvent, 100)
+	go func() {
+		for e, err := range s.SubscribeAll(ctx, eventstore.Position{}) {
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got <- e
+		}
+	}()
+	stream := prefix + "a"
+	if _, err := s.Append(ctx, stream, eventstore.NoStream(), event("Before")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if _, err := s.Append(ctx, stream, eventstore.Exact(1), event("While")); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("append while the server is down: %v, want ErrUnavailable", err)
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := s.Append(ctx, stream, eventstore.Exact(1), event("After"))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, eventstore.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("append after the server came back: %v", err)
+		}
+	}
+	for v := uint64(1); v <= 2; v++ {
+		select {
+		case e := <-got:
+			if e.Version != v {
+				t.Fatalf("subscription gave version %d, want %d", e.Version, v)
+			}
+		case <-ctx.Done():
+			t.Fatalf("the subscription did not deliver version %d after the server came back", v)
+		}
+	}
+}
+
+func TestCloseEndsSubscriptionsAndRefusesCalls(t *testing.T) {
+	t.Parallel()
+	url, _ := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := kurrent.Open(ctx, kurrent.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for _, err := range s.SubscribeAll(ctx, eventstore.Position{}) {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		t.Fatal("Close did not end the subscription")
+	}
+	if _, err := s.Append(ctx, "closed-"+uuid.NewString(), eventstore.NoStream(), event("E")); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("append after Close: %v, want ErrUnavailable", err)
 	}
 }

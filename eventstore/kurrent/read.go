@@ -73,8 +73,14 @@ func (s *Store) readStreamChunk(ctx context.Context, stream string, back bool, f
 	if back {
 		dir = esdb.Backwards
 	}
-	rs, err := s.client.ReadStream(cctx, stream, esdb.ReadStreamOptions{Direction: dir, From: from}, count)
+	client, err := s.begin()
 	if err != nil {
+		return nil, err
+	}
+	defer s.ops.Done()
+	rs, err := client.ReadStream(cctx, stream, esdb.ReadStreamOptions{Direction: dir, From: from}, count)
+	if err != nil {
+		s.renew(client, err)
 		return nil, mapError(err)
 	}
 	defer rs.Close()
@@ -85,6 +91,7 @@ func (s *Store) readStreamChunk(ctx context.Context, stream string, back bool, f
 			return out, nil
 		}
 		if err != nil {
+			s.renew(client, err)
 			return nil, mapError(err)
 		}
 		out = append(out, recorded(e.OriginalEvent()))
@@ -142,8 +149,14 @@ func positionOf(p esdb.AllPosition) eventstore.Position {
 func (s *Store) readAllChunk(ctx context.Context, from esdb.AllPosition, count uint64) ([]eventstore.RecordedEvent, uint64, error) {
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	rs, err := s.client.ReadAll(cctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: from}, count)
+	client, err := s.begin()
 	if err != nil {
+		return nil, 0, err
+	}
+	defer s.ops.Done()
+	rs, err := client.ReadAll(cctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: from}, count)
+	if err != nil {
+		s.renew(client, err)
 		return nil, 0, mapError(err)
 	}
 	defer rs.Close()
@@ -154,6 +167,7 @@ func (s *Store) readAllChunk(ctx context.Context, from esdb.AllPosition, count u
 			return out, uint64(len(out)), nil
 		}
 		if err != nil {
+			s.renew(client, err)
 			return nil, 0, mapError(err)
 		}
 		out = append(out, recorded(e.OriginalEvent()))
@@ -165,9 +179,15 @@ func (s *Store) readAllChunk(ctx context.Context, from esdb.AllPosition, count u
 func (s *Store) LastPosition(ctx context.Context) (eventstore.Position, error) {
 	var at esdb.AllPosition = esdb.End{}
 	for {
-		cctx, cancel := s.callCtx(ctx)
-		rs, err := s.client.ReadAll(cctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: at}, 64)
+		client, err := s.begin()
 		if err != nil {
+			return eventstore.Position{}, &eventstore.Error{Op: "last position", Err: err}
+		}
+		cctx, cancel := s.callCtx(ctx)
+		rs, err := client.ReadAll(cctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: at}, 64)
+		if err != nil {
+			s.ops.Done()
+			s.renew(client, err)
 			cancel()
 			return eventstore.Position{}, &eventstore.Error{Op: "last position", Err: mapError(err)}
 		}
@@ -180,6 +200,8 @@ func (s *Store) LastPosition(ctx context.Context) (eventstore.Position, error) {
 			if err != nil {
 				rs.Close()
 				cancel()
+				s.ops.Done()
+				s.renew(client, err)
 				return eventstore.Position{}, &eventstore.Error{Op: "last position", Err: mapError(err)}
 			}
 			n++
@@ -187,12 +209,14 @@ func (s *Store) LastPosition(ctx context.Context) (eventstore.Position, error) {
 			if s.ours(r.Stream) {
 				rs.Close()
 				cancel()
+				s.ops.Done()
 				return r.Position, nil
 			}
 			at = esdb.Position{Commit: r.Position.Commit, Prepare: r.Position.Prepare} // backwards reads are exclusive
 		}
 		rs.Close()
 		cancel()
+		s.ops.Done()
 		if n < 64 {
 			return eventstore.Position{}, nil
 		}
@@ -212,6 +236,9 @@ func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position) ite
 // Config.ResubscribeFor; then the sequence yields ErrUnavailable.
 func (s *Store) Subscribe(ctx context.Context, after eventstore.Position, checkpoint func(eventstore.Position)) iter.Seq2[eventstore.RecordedEvent, error] {
 	return func(yield func(eventstore.RecordedEvent, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(s.done, cancel)() // Close ends subscriptions
 		last := after
 		var downSince time.Time
 		backoff := 50 * time.Millisecond
@@ -254,8 +281,14 @@ func (s *Store) subscribeOnce(ctx context.Context, last *eventstore.Position, ch
 	if len(s.cfg.StreamPrefixes) > 0 {
 		filter = &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: s.cfg.StreamPrefixes}
 	}
-	sub, err := s.client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: from, Filter: filter})
+	client, err := s.begin()
 	if err != nil {
+		return false, true, err
+	}
+	defer s.ops.Done()
+	sub, err := client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: from, Filter: filter})
+	if err != nil {
+		s.renew(client, err)
 		return false, false, mapError(err)
 	}
 	defer sub.Close()
@@ -263,6 +296,7 @@ func (s *Store) subscribeOnce(ctx context.Context, last *eventstore.Position, ch
 		m := sub.Recv()
 		switch {
 		case m.SubscriptionDropped != nil:
+			s.renew(client, m.SubscriptionDropped.Error)
 			return progressed, false, mapError(m.SubscriptionDropped.Error)
 		case m.EventAppeared != nil:
 			progressed = true

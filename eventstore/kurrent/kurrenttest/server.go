@@ -70,7 +70,9 @@ type event struct {
 // Server is a running test server.
 type Server struct {
 	api.UnimplementedStreamsServer
-	grpc *grpc.Server
+	addr string
+
+	grpc *grpc.Server // under mu: Stop and Resume replace it
 	lis  net.Listener
 
 	mu        sync.Mutex
@@ -89,28 +91,54 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		lis: lis, streams: map[string][]*event{}, committed: map[uuid.UUID]*event{}, next: firstPosition,
+		addr: lis.Addr().String(), streams: map[string][]*event{}, committed: map[uuid.UUID]*event{}, next: firstPosition,
 		appended: make(chan struct{}), drop: make(chan struct{}),
 	}
-	// The real server's client pings every 10 s; grpc-go's default policy would
-	// answer with GOAWAY "too_many_pings" and drop every open subscription.
-	s.grpc = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
-	api.RegisterStreamsServer(s.grpc, s)
 	// A fresh database already holds system events.
 	s.mu.Lock()
 	s.write("$epoch-information", "$epoch", nil)
 	s.write("$users", "$UserCreated", []byte(`{"LoginName":"admin"}`))
 	s.write("$$$users", "$metadata", []byte(`{"$acl":{}}`))
 	s.mu.Unlock()
-	go s.grpc.Serve(lis)
+	s.serve(lis)
 	return s, nil
 }
 
-// URL is the connection string of the server.
-func (s *Server) URL() string { return "esdb://" + s.lis.Addr().String() + "?tls=false" }
+func (s *Server) serve(lis net.Listener) {
+	// The client pings every 10 s; grpc-go's default policy would answer with
+	// GOAWAY "too_many_pings" and drop every open subscription.
+	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
+	api.RegisterStreamsServer(g, s)
+	s.mu.Lock()
+	s.grpc, s.lis = g, lis
+	s.mu.Unlock()
+	go g.Serve(lis)
+}
 
-// Close stops the server, ending every call.
-func (s *Server) Close() { s.grpc.Stop() }
+// Stop takes the server down, ending every call, as a crash or a network cut
+// would; its events are kept for Resume.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	g := s.grpc
+	s.mu.Unlock()
+	g.Stop()
+}
+
+// Resume serves again on the same address, with the same events.
+func (s *Server) Resume() error {
+	lis, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	s.serve(lis)
+	return nil
+}
+
+// URL is the connection string of the server.
+func (s *Server) URL() string { return "esdb://" + s.addr + "?tls=false" }
+
+// Close stops the server for good.
+func (s *Server) Close() { s.Stop() }
 
 // DropSubscriptions ends every open subscription with Unavailable.
 func (s *Server) DropSubscriptions() {
@@ -543,4 +571,4 @@ func (s *Server) subscribe(o *api.ReadReq_Options, out api.Streams_ReadServer) e
 }
 
 // String describes the server, for test logs.
-func (s *Server) String() string { return fmt.Sprintf("kurrenttest server at %s", s.lis.Addr()) }
+func (s *Server) String() string { return fmt.Sprintf("kurrenttest server at %s", s.addr) }

@@ -297,3 +297,36 @@ func TestUnfilteredSubscriptionHasNoCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleSubscriptionSurvivesKeepalive: the client pings every 10 s; a server
+// that enforces grpc-go's default keepalive policy drops the connection after
+// about 30 s of idleness. It takes 35 s, so it runs only when asked:
+// KURRENTTEST_IDLE=1 go test -run Idle ./eventstore/kurrent/kurrenttest/
+func TestIdleSubscriptionSurvivesKeepalive(t *testing.T) {
+	if os.Getenv("KURRENTTEST_IDLE") == "" {
+		t.Skip("takes 35 s: set KURRENTTEST_IDLE=1")
+	}
+	c := client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: esdb.End{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	idle := time.NewTimer(35 * time.Second)
+	<-idle.C // the point of the test is to be idle
+	stream := "idle-" + uuid.NewString()
+	if _, err := c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}, events(1)...); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := sub.Recv()
+		if m.SubscriptionDropped != nil {
+			t.Fatalf("the idle subscription was dropped: %v", m.SubscriptionDropped.Error)
+		}
+		if m.EventAppeared != nil && m.EventAppeared.Event.StreamID == stream {
+			return
+		}
+	}
+}

@@ -176,7 +176,8 @@ func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFun
 
 // Append implements eventstore.Store. When it fails with a deadline or
 // ErrUnavailable the outcome is unknown: the server may have committed. Retrying
-// with the same events and expectation is safe; the server recognises their ids.
+// with the same events and the same exact expected version is safe: the server
+// recognises their ids. (With Any it only remembers recent ids.)
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
 	fail := func(err error) (eventstore.AppendResult, error) {
 		return eventstore.AppendResult{}, &eventstore.Error{Op: "append", Stream: stream, Expected: expected, Err: err}

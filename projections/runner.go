@@ -1,0 +1,524 @@
+// Package projections keeps the Redis read models up to date with the event log.
+// A Runner tails the store's global log from a checkpoint kept in Redis and hands
+// batches of decoded events to its Projector; the projector's writes and the new
+// checkpoint commit together in one MULTI/EXEC, so a crash replays at most one
+// batch, with the same result.
+//
+// Keys of a read model live under "rm:<name>:<generation>:". The current
+// generation is in "rm:<name>:gen"; a rebuild fills the next generation from the
+// start of the log while queries keep reading the current one, then switches the
+// pointer in one transaction. If Redis loses its data (the pointer is gone), the
+// runner rebuilds from the start by itself.
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+)
+
+// Event is a stored event, decoded (personal fields unsealed, or empty when the
+// customer was erased), as projectors receive it.
+type Event struct {
+	eventstore.RecordedEvent
+	Event codec.Event
+	Meta  codec.Metadata
+}
+
+// Projector maintains one read model.
+type Projector interface {
+	// Name identifies the read model and its checkpoint. Renaming it means a
+	// rebuild under the new name.
+	Name() string
+	// Project folds a batch into writes: it reads the model as it was before the
+	// batch through r and queues its writes on w, which the runner executes with
+	// the checkpoint in one transaction. It must give the same writes for the same
+	// batch and model, since a crash can make a batch run twice.
+	Project(ctx context.Context, keys Keys, r redis.Cmdable, w redis.Pipeliner, batch []Event) error
+}
+
+// Keys names the keys of one generation of a read model.
+type Keys struct{ prefix string }
+
+// Key joins parts under the generation's prefix: Key("c", id) is
+// "rm:<name>:<gen>:c:<id>".
+func (k Keys) Key(parts ...string) string {
+	s := k.prefix
+	for i, p := range parts {
+		if i > 0 {
+			s += ":"
+		}
+		s += p
+	}
+	return s
+}
+
+// Prefix is the generation's prefix, ending in ":".
+func (k Keys) Prefix() string { return k.prefix }
+
+func genKey(name string) string { return "rm:" + name + ":gen" }
+
+func keysOf(name string, gen int64) Keys { return Keys{prefix: "rm:" + name + ":" + strconv.FormatInt(gen, 10) + ":"} }
+
+func checkpointKey(k Keys) string { return k.Key("checkpoint") }
+
+// CurrentKeys returns the keys of the generation queries should read, or false
+// when the read model has none yet (a first build, or Redis lost its data).
+func CurrentKeys(ctx context.Context, r redis.Cmdable, name string) (Keys, bool, error) {
+	gen, err := r.Get(ctx, genKey(name)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return Keys{}, false, nil
+	}
+	if err != nil {
+		return Keys{}, false, err
+	}
+	return keysOf(name, gen), true, nil
+}
+
+// Config configures a Runner.
+type Config struct {
+	Store     eventstore.Store
+	Codec     *codec.Codec
+	Redis     *redis.Client
+	Projector Projector
+	// BatchSize caps the events of one transaction. Default 512.
+	BatchSize int
+	// Clock is for lag figures. Default time.Now.
+	Clock func() time.Time
+	// CheckEvery is how often an idle runner checks that its generation still
+	// exists in Redis. Default one second.
+	CheckEvery time.Duration
+}
+
+// Runner runs one projector.
+type Runner struct {
+	cfg Config
+
+	mu      sync.Mutex
+	state   Status
+	changed chan struct{} // closed and replaced when the checkpoint moves
+	rate    rateMeter
+}
+
+// Status is what a runner reports for metrics and readiness.
+type Status struct {
+	Name       string
+	Generation int64
+	// Checkpoint is the position of the last event the read model reflects.
+	Checkpoint eventstore.Position
+	// LastEventAt is when the store recorded that event.
+	LastEventAt time.Time
+	// Queued counts events received and not yet projected: a lower bound of the lag.
+	Queued int
+	// Processed counts events projected since the runner started.
+	Processed uint64
+	// EventsPerSecond is the recent projection rate.
+	EventsPerSecond float64
+	// Running is false while the runner waits to reconnect to Redis.
+	Running bool
+	// LastError is the last failure, if any since the last success.
+	LastError error
+}
+
+// NewRunner returns a runner; Run starts it.
+func NewRunner(cfg Config) (*Runner, error) {
+	if cfg.Store == nil || cfg.Codec == nil || cfg.Redis == nil || cfg.Projector == nil {
+		return nil, errors.New("projections: store, codec, redis and projector are required")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 512
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.CheckEvery <= 0 {
+		cfg.CheckEvery = time.Second
+	}
+	return &Runner{cfg: cfg, state: Status{Name: cfg.Projector.Name()}, changed: make(chan struct{})}, nil
+}
+
+// Status returns the runner's current figures.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.state
+	s.EventsPerSecond = r.rate.perSecond(r.cfg.Clock())
+	return s
+}
+
+// WaitFor returns once the read model reflects position p (read-your-writes), or
+// with ctx's error. It waits on the runner's commits, without polling.
+func (r *Runner) WaitFor(ctx context.Context, p eventstore.Position) error {
+	return r.Await(ctx, func(s Status) bool { return s.Running && s.Checkpoint.Compare(p) >= 0 })
+}
+
+// Await returns once cond holds for the runner's status, which it checks after
+// every change, or with ctx's error.
+func (r *Runner) Await(ctx context.Context, cond func(Status) bool) error {
+	for {
+		s := r.Status()
+		r.mu.Lock()
+		changed := r.changed
+		r.mu.Unlock()
+		if cond(s) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Run keeps the read model up to date until ctx ends. Failures (Redis down, its
+// data lost, the store unreachable) are retried with backoff from the checkpoint
+// in Redis; Status reports them meanwhile.
+func (r *Runner) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		progressed, err := r.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.mu.Lock()
+		r.state.Running, r.state.LastError = false, err
+		r.signal()
+		r.mu.Unlock()
+		if progressed {
+			backoff = 100 * time.Millisecond
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// errRestart ends a run whose view of Redis is stale (another generation, lost
+// data): the next run reloads it.
+var errRestart = errors.New("projections: read model changed under the runner")
+
+// load reads (or creates) the current generation and its checkpoint.
+func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, error) {
+	name := r.cfg.Projector.Name()
+	rdb := r.cfg.Redis
+	gen, err := rdb.Get(ctx, genKey(name)).Int64()
+	if errors.Is(err, redis.Nil) {
+		// A first build, or Redis lost its data: build from the start, in a
+		// generation no earlier run used (stale keys of it may survive a partial
+		// flush).
+		gen = r.cfg.Clock().UnixNano()
+		ok, err := rdb.SetNX(ctx, genKey(name), gen, 0).Result()
+		if err != nil {
+			return Keys{}, 0, eventstore.Position{}, err
+		}
+		if !ok {
+			return r.load(ctx) // another runner made one just now
+		}
+	} else if err != nil {
+		return Keys{}, 0, eventstore.Position{}, err
+	}
+	keys := keysOf(name, gen)
+	cp, err := readCheckpoint(ctx, rdb, keys)
+	return keys, gen, cp, err
+}
+
+func readCheckpoint(ctx context.Context, rdb redis.Cmdable, keys Keys) (eventstore.Position, error) {
+	s, err := rdb.Get(ctx, checkpointKey(keys)).Result()
+	if errors.Is(err, redis.Nil) {
+		return eventstore.Position{}, nil
+	}
+	if err != nil {
+		return eventstore.Position{}, err
+	}
+	return eventstore.ParsePosition(s)
+}
+
+func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
+	keys, gen, cp, err := r.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	if r.state.Generation != gen || r.state.Checkpoint.Compare(cp) > 0 {
+		// A new generation (rebuild, lost data) starts over; a checkpoint never
+		// goes back within one.
+		r.state.Checkpoint = cp
+	}
+	r.state.Generation, r.state.Running, r.state.LastError = gen, true, nil
+	r.signal()
+	r.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan eventstore.RecordedEvent, r.cfg.BatchSize)
+	subErr := make(chan error, 1)
+	go func() {
+		defer close(events)
+		for e, err := range r.cfg.Store.SubscribeAll(ctx, cp) {
+			if err != nil {
+				subErr <- err
+				return
+			}
+			select {
+			case events <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// While no events come, check now and then that the generation is still there:
+	// a FLUSHALL or a Redis restart would otherwise go unnoticed until the next
+	// event, and queries would find nothing meanwhile.
+	check := time.NewTicker(r.cfg.CheckEvery)
+	defer check.Stop()
+	batch := make([]eventstore.RecordedEvent, 0, r.cfg.BatchSize)
+	for {
+		var e eventstore.RecordedEvent
+		var ok bool
+		select {
+		case e, ok = <-events:
+		case <-check.C:
+			cur, err := r.cfg.Redis.Get(ctx, genKey(r.cfg.Projector.Name())).Int64()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return progressed, err
+			}
+			if cur != gen {
+				return progressed, errRestart
+			}
+			continue
+		}
+		if !ok {
+			select {
+			case err := <-subErr:
+				return progressed, fmt.Errorf("projections: subscription: %w", err)
+			default:
+				return progressed, ctx.Err()
+			}
+		}
+		batch = append(batch[:0], e)
+	drain:
+		for len(batch) < r.cfg.BatchSize {
+			select {
+			case e, ok := <-events:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
+		if err := r.commit(ctx, keys, cp, batch, len(events), false); err != nil {
+			return progressed, err
+		}
+		cp, progressed = batch[len(batch)-1].Position, true
+	}
+}
+
+// commit projects one batch and moves the checkpoint from cp, in one
+// transaction that fails if the checkpoint or the generation moved meanwhile.
+func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, raw []eventstore.RecordedEvent, queued int, shadow bool) error {
+	batch := make([]Event, len(raw))
+	for i, rec := range raw {
+		e, m, err := r.cfg.Codec.Decode(ctx, rec)
+		if err != nil {
+			return fmt.Errorf("projections: %w", err)
+		}
+		batch[i] = Event{RecordedEvent: rec, Event: e, Meta: m}
+	}
+	name := r.cfg.Projector.Name()
+	last := raw[len(raw)-1]
+	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		if !shadow {
+			gen, err := tx.Get(ctx, genKey(name)).Result()
+			if err != nil || "rm:"+name+":"+gen+":" != keys.Prefix() {
+				return errRestart // lost data, or switched to a rebuilt generation
+			}
+		}
+		cur, err := readCheckpoint(ctx, tx, keys)
+		if err != nil {
+			return err
+		}
+		if cur != cp {
+			return errRestart
+		}
+		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
+			if err := r.cfg.Projector.Project(ctx, keys, tx, w, batch); err != nil {
+				return err
+			}
+			w.Set(ctx, checkpointKey(keys), last.Position.String(), 0)
+			return nil
+		})
+		return err
+	}, genKey(name), checkpointKey(keys))
+	if errors.Is(err, redis.TxFailedErr) {
+		err = errRestart
+	}
+	if err != nil || shadow {
+		return err
+	}
+	r.mu.Lock()
+	r.state.Checkpoint, r.state.LastEventAt, r.state.Queued = last.Position, last.RecordedAt, queued
+	r.state.Processed += uint64(len(raw))
+	r.rate.add(r.cfg.Clock(), len(raw))
+	r.signal()
+	r.mu.Unlock()
+	return nil
+}
+
+// Rebuild builds the read model again from the start of the log into a new
+// generation while queries keep reading the current one, and switches to it in
+// one transaction once it has caught up with the current generation's
+// checkpoint. Run follows the switch by itself; the old generation's keys are
+// then deleted.
+func (r *Runner) Rebuild(ctx context.Context) error {
+	name := r.cfg.Projector.Name()
+	gen := r.cfg.Clock().UnixNano()
+	keys := keysOf(name, gen)
+	var cp eventstore.Position
+	for {
+		batch, err := r.readAfter(ctx, cp)
+		if err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			if err := r.commit(ctx, keys, cp, batch, 0, true); err != nil {
+				return fmt.Errorf("rebuild %s: %w", name, err)
+			}
+			cp = batch[len(batch)-1].Position
+			continue
+		}
+		old, switched, err := r.trySwitch(ctx, gen, cp)
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %w", name, err)
+		}
+		if switched {
+			if old != nil {
+				return deleteKeys(ctx, r.cfg.Redis, old.Prefix())
+			}
+			return nil
+		}
+	}
+}
+
+// readAfter reads up to a batch of events after cp.
+func (r *Runner) readAfter(ctx context.Context, cp eventstore.Position) ([]eventstore.RecordedEvent, error) {
+	var out []eventstore.RecordedEvent
+	for e, err := range r.cfg.Store.ReadAll(ctx, cp, r.cfg.BatchSize+1) {
+		if err != nil {
+			return nil, err
+		}
+		if e.Position == cp {
+			continue // ReadAll starts at cp itself
+		}
+		if out = append(out, e); len(out) == r.cfg.BatchSize {
+			break
+		}
+	}
+	return out, nil
+}
+
+// trySwitch makes gen current if it is at least as far as the current one.
+func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Position) (*Keys, bool, error) {
+	name := r.cfg.Projector.Name()
+	var old *Keys
+	switched := false
+	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		cur, ok, err := CurrentKeys(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			live, err := readCheckpoint(ctx, tx, cur)
+			if err != nil {
+				return err
+			}
+			if live.Compare(cp) > 0 {
+				return nil // the live generation is ahead: read on
+			}
+			// Watch the live checkpoint too: it must not move past cp before EXEC.
+			if err := tx.Watch(ctx, checkpointKey(cur)).Err(); err != nil {
+				return err
+			}
+			old = &cur
+		}
+		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
+			w.Set(ctx, genKey(name), gen, 0)
+			return nil
+		})
+		switched = err == nil
+		return err
+	}, genKey(name))
+	if errors.Is(err, redis.TxFailedErr) {
+		return nil, false, nil
+	}
+	return old, switched, err
+}
+
+// deleteKeys removes every key under prefix.
+func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == 1000 {
+			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return rdb.Unlink(ctx, batch...).Err()
+	}
+	return nil
+}
+
+// signal wakes WaitFor callers; r.mu is held.
+func (r *Runner) signal() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// rateMeter is events per second over the last few seconds.
+type rateMeter struct {
+	buckets [8]struct {
+		second int64
+		n      int
+	}
+}
+
+func (m *rateMeter) add(now time.Time, n int) {
+	sec := now.Unix()
+	b := &m.buckets[sec%int64(len(m.buckets))]
+	if b.second != sec {
+		b.second, b.n = sec, 0
+	}
+	b.n += n
+}
+
+func (m *rateMeter) perSecond(now time.Time) float64 {
+	sec, total := now.Unix(), 0
+	for _, b := range m.buckets {
+		if b.second < sec && b.second >= sec-int64(len(m.buckets)-1) { // whole seconds only
+			total += b.n
+		}
+	}
+	return float64(total) / float64(len(m.buckets)-1)
+}

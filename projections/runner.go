@@ -67,7 +67,9 @@ func (k Keys) Prefix() string { return k.prefix }
 
 func genKey(name string) string { return "rm:" + name + ":gen" }
 
-func keysOf(name string, gen int64) Keys { return Keys{prefix: "rm:" + name + ":" + strconv.FormatInt(gen, 10) + ":"} }
+func keysOf(name string, gen int64) Keys {
+	return Keys{prefix: "rm:" + name + ":" + strconv.FormatInt(gen, 10) + ":"}
+}
 
 func checkpointKey(k Keys) string { return k.Key("checkpoint") }
 

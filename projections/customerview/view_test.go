@@ -287,4 +287,3 @@ func TestCursorsStayCorrectWhileCustomersChange(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-

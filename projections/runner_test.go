@@ -1,0 +1,280 @@
+package projections_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/keystore"
+	keys "github.com/fieldservice/customer-service/keystore/embedded"
+	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/customerview"
+	"github.com/fieldservice/customer-service/projections/redistest"
+)
+
+var coordinator = commands.Meta{Actor: actor.Actor{ID: "u-1", Name: "Dana", Role: actor.Coordinator}}
+
+type world struct {
+	app   *commands.App
+	store *embedded.Store
+	codec *codec.Codec
+}
+
+func newWorld(t *testing.T) world {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := embedded.Open(embedded.Config{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ks, err := keys.Open(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
+	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{})
+	app, err := commands.New(context.Background(), commands.Config{Store: store, Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdc, _ := codec.New(codec.Events, ring)
+	return world{app: app, store: store, codec: cdc}
+}
+
+// write registers n customers and edits every third, returning the last result.
+func (w world) write(t *testing.T, n int, tag string) commands.Result {
+	t.Helper()
+	var last commands.Result
+	for i := range n {
+		res, err := w.app.RegisterCustomer.Handle(context.Background(), commands.RegisterCustomer{Meta: coordinator,
+			Details: customer.Details{Kind: customer.Company, BusinessName: fmt.Sprintf("%s %03d", tag, i), Email: fmt.Sprintf("%s%d@example.org", tag, i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res
+		if i%3 == 0 {
+			if last, err = w.app.UpdateCustomer.Handle(context.Background(), commands.UpdateCustomer{Meta: coordinator, CustomerID: res.CustomerID,
+				Patch: customer.Patch{ServiceZone: ptr("Zone " + tag)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return last
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (w world) runner(t *testing.T, rdb *redis.Client, batch int) *projections.Runner {
+	t.Helper()
+	r, err := projections.NewRunner(projections.Config{Store: w.store, Codec: w.codec, Redis: rdb, Projector: customerview.Projector{},
+		BatchSize: batch, CheckEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// start runs r until the test ends, or until the returned stop is called.
+func start(t *testing.T, r *projections.Runner) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitFor(t *testing.T, r *projections.Runner, p eventstore.Position) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.WaitFor(ctx, p); err != nil {
+		t.Fatalf("the read model did not reach %v: %v (status %+v)", p, err, r.Status())
+	}
+}
+
+// digest hashes every key of the current generation, by its name without the
+// generation, and its value.
+func digest(t *testing.T, rdb *redis.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	k, ok, err := projections.CurrentKeys(ctx, rdb, customerview.Name)
+	if err != nil || !ok {
+		t.Fatalf("no current generation: %v", err)
+	}
+	names, err := rdb.Keys(ctx, k.Prefix()+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, n := range names {
+		if strings.HasSuffix(n, ":checkpoint") {
+			continue
+		}
+		fmt.Fprintf(h, "%s\n", strings.TrimPrefix(n, k.Prefix()))
+		switch rdb.Type(ctx, n).Val() {
+		case "string":
+			fmt.Fprintf(h, "%s\n", rdb.Get(ctx, n).Val())
+		case "zset":
+			fmt.Fprintf(h, "%q\n", rdb.ZRange(ctx, n, 0, -1).Val())
+		default:
+			t.Fatalf("unexpected key type of %s", n)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestStoppedRunsResumeToTheSameModel(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		w := newWorld(t)
+		// Write while runners with tiny batches are started and stopped: every
+		// stop is a crash between batches.
+		var last commands.Result
+		for round := range 5 {
+			stop := start(t, w.runner(t, rdb, 3))
+			last = w.write(t, 12, fmt.Sprint("R", round))
+			stop()
+		}
+		r := w.runner(t, rdb, 3)
+		start(t, r)
+		waitFor(t, r, last.Position)
+		got := digest(t, rdb)
+
+		// A fresh build of the same log in another Redis gives the same model.
+		_, fresh := redistest.Mini(t)
+		r2 := w.runner(t, fresh, 512)
+		start(t, r2)
+		waitFor(t, r2, last.Position)
+		if want := digest(t, fresh); got != want {
+			t.Fatal("a model built across stops differs from a fresh build")
+		}
+	})
+}
+
+func TestLostRedisDataIsRebuiltByItself(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		w := newWorld(t)
+		r := w.runner(t, rdb, 64)
+		start(t, r)
+		last := w.write(t, 20, "F")
+		waitFor(t, r, last.Position)
+		before := digest(t, rdb)
+		gen := r.Status().Generation
+		if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		err := r.Await(ctx, func(s projections.Status) bool {
+			return s.Running && s.Generation != gen && s.Checkpoint.Compare(last.Position) >= 0
+		})
+		if err != nil {
+			t.Fatalf("no rebuild after FLUSHALL: %v (status %+v)", err, r.Status())
+		}
+		if after := digest(t, rdb); after != before {
+			t.Fatal("the rebuilt model differs from the lost one")
+		}
+	})
+}
+
+func TestRedisRestartIsSurvived(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	w := newWorld(t)
+	r := w.runner(t, rdb, 64)
+	start(t, r)
+	last := w.write(t, 10, "S")
+	waitFor(t, r, last.Position)
+	gen := r.Status().Generation
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	last = w.write(t, 5, "T") // written while the runner reconnects
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Await(ctx, func(s projections.Status) bool {
+		return s.Running && s.Generation != gen && s.Checkpoint.Compare(last.Position) >= 0
+	}); err != nil {
+		t.Fatalf("no recovery after a Redis restart: %v (status %+v)", err, r.Status())
+	}
+	page, err := customerview.List(ctx, rdb, customerview.ListQuery{Limit: 100})
+	if err != nil || len(page.Items) != 15 {
+		t.Fatalf("after the restart the list holds %d customers (%v), want 15", len(page.Items), err)
+	}
+}
+
+func TestRebuildSwitchesGenerations(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		w := newWorld(t)
+		r := w.runner(t, rdb, 16)
+		start(t, r)
+		last := w.write(t, 30, "G")
+		waitFor(t, r, last.Position)
+		old, _, _ := projections.CurrentKeys(context.Background(), rdb, customerview.Name)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- r.Rebuild(ctx) }()
+		last = w.write(t, 6, "H") // writes go on during the rebuild
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		cur, _, _ := projections.CurrentKeys(ctx, rdb, customerview.Name)
+		if cur == old {
+			t.Fatal("the rebuild did not switch generations")
+		}
+		if n, _ := rdb.Keys(ctx, old.Prefix()+"*").Result(); len(n) != 0 {
+			t.Fatalf("%d keys of the old generation are left", len(n))
+		}
+		if err := r.Await(ctx, func(s projections.Status) bool {
+			onNew := "rm:"+customerview.Name+":"+fmt.Sprint(s.Generation)+":" == cur.Prefix()
+			return s.Running && onNew && s.Checkpoint.Compare(last.Position) >= 0
+		}); err != nil {
+			t.Fatalf("the runner did not follow the switch: %v (status %+v)", err, r.Status())
+		}
+		page, _ := customerview.List(ctx, rdb, customerview.ListQuery{Limit: 100})
+		if len(page.Items) != 36 {
+			t.Fatalf("the rebuilt list holds %d customers, want 36", len(page.Items))
+		}
+	})
+}
+
+func TestWaitForGivesUpWithItsContext(t *testing.T) {
+	t.Parallel()
+	_, rdb := redistest.Mini(t)
+	w := newWorld(t)
+	r := w.runner(t, rdb, 16)
+	start(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := r.WaitFor(ctx, eventstore.Position{Commit: 1 << 40, Prepare: 1 << 40}); err == nil {
+		t.Fatal("WaitFor for a position never written returned without error")
+	}
+}

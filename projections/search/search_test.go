@@ -1,0 +1,481 @@
+package search_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/keystore"
+	keys "github.com/fieldservice/customer-service/keystore/embedded"
+	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/redistest"
+	"github.com/fieldservice/customer-service/projections/search"
+	"github.com/fieldservice/customer-service/projections/textkey"
+)
+
+var (
+	coordinator = commands.Meta{Actor: actor.Actor{ID: "u-1", Name: "Dana", Role: actor.Coordinator}}
+	admin       = commands.Meta{Actor: actor.Actor{ID: "u-0", Name: "Ada", Role: actor.Admin}}
+)
+
+type fixture struct {
+	app    *commands.App
+	store  *embedded.Store
+	codec  *codec.Codec
+	runner *projections.Runner
+	rdb    *redis.Client
+	last   eventstore.Position
+}
+
+func newFixture(t *testing.T, rdb *redis.Client) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := embedded.Open(embedded.Config{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ks, err := keys.Open(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
+	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{})
+	app, err := commands.New(context.Background(), commands.Config{Store: store, Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdc, _ := codec.New(codec.Events, ring)
+	runner, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: search.Projector{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); runner.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &fixture{app: app, store: store, codec: cdc, runner: runner, rdb: rdb}
+}
+
+// did checks a command's outcome and remembers its position for sync.
+func (f *fixture) did(t *testing.T) func(commands.Result, error) commands.Result {
+	return func(res commands.Result, err error) commands.Result {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.last.Compare(res.Position) < 0 {
+			f.last = res.Position
+		}
+		return res
+	}
+}
+
+// sync waits until the index reflects every command so far.
+func (f *fixture) sync(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := f.runner.WaitFor(ctx, f.last); err != nil {
+		t.Fatalf("index did not reach %v: %v", f.last, err)
+	}
+}
+
+// all returns every entry of a query, reading pages of size limit.
+func all(t *testing.T, rdb *redis.Client, q string, archived bool, limit int) []search.Entry {
+	t.Helper()
+	var out []search.Entry
+	req := search.Request{Query: q, IncludeArchived: archived, Limit: limit}
+	for range 10_000 {
+		res, err := search.Search(context.Background(), rdb, req)
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		out = append(out, res.Entries...)
+		if res.Next == "" {
+			return out
+		}
+		req.After = res.Next
+	}
+	t.Fatalf("search %q never ended", q)
+	return nil
+}
+
+func TestPhoneFormatsFindTheSameNumber(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		res := f.did(t)(f.app.RegisterCustomer.Handle(context.Background(), commands.RegisterCustomer{Meta: coordinator, Details: customer.Details{
+			Kind: customer.Person, FirstName: "Grace", LastName: "Hopper", Phones: []customer.Phone{{Number: "+1 555 013 4000", Type: customer.Mobile}}}}))
+		f.sync(t)
+		for _, q := range []string{"555 0134", "(555) 0134", "555-0134", "+1 555 0134", "5550134"} {
+			got := all(t, rdb, q, false, 20)
+			if len(got) != 1 || got[0].CustomerID != res.CustomerID || got[0].Field != search.FieldPhone {
+				t.Fatalf("%q found %+v, want the customer by phone", q, got)
+			}
+		}
+		if got := all(t, rdb, "hopp", false, 20); len(got) != 1 || got[0].Field != search.FieldName || got[0].Class != search.Prefix {
+			t.Fatalf("hopp found %+v", got)
+		}
+		if _, err := search.Search(context.Background(), rdb, search.Request{Query: "gr "}); err != search.ErrQueryTooShort {
+			t.Fatalf("a 3-character query: %v", err)
+		}
+	})
+}
+
+func TestEntriesPerAddressRankedWithTheirField(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		muller := f.did(t)(f.app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: coordinator, Details: customer.Details{
+			Kind: customer.Person, FirstName: "Jürgen", LastName: "Müller", Email: "jm@example.org",
+			Addresses: []customer.Address{{Type: customer.Service, Street: "1 Elm Road"}, {Type: customer.Service, Street: "2 Oak Road"},
+				{Type: customer.Billing, Street: "3 Mullerstrasse"}}}}))
+		exact := f.did(t)(f.app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: coordinator, Details: customer.Details{
+			Kind: customer.Company, BusinessName: "Mull", Email: "office@mull.example"}}))
+		infix := f.did(t)(f.app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: coordinator, Details: customer.Details{
+			Kind: customer.Person, FirstName: "Ann", LastName: "Smull", Email: "ann@example.org"}}))
+		f.sync(t)
+		got := all(t, rdb, "MULL", false, 2) // pages of two
+		type row struct {
+			id    string
+			addr  int
+			field search.Field
+			class search.Class
+		}
+		var rows []row
+		for _, e := range got {
+			rows = append(rows, row{e.CustomerID, e.AddressIndex, e.Field, e.Class})
+		}
+		want := []row{
+			{exact.CustomerID, -1, search.FieldName, search.Exact},
+			{muller.CustomerID, 0, search.FieldName, search.Prefix}, // "jurgen muller": a word starts with mull
+			{muller.CustomerID, 1, search.FieldName, search.Prefix},
+			{muller.CustomerID, 2, search.FieldName, search.Prefix}, // its street matches too, but the name ranks first
+			{infix.CustomerID, -1, search.FieldName, search.Infix},
+		}
+		if !slices.Equal(rows, want) {
+			t.Fatalf("results:\n got %+v\nwant %+v", rows, want)
+		}
+		if got[1].Address == nil || got[1].Address.Street != "1 Elm Road" || got[1].DisplayName != "Jürgen Müller" {
+			t.Fatalf("an entry must carry its own address and the display name: %+v", got[1])
+		}
+		// Archived customers are left out unless asked for.
+		f.did(t)(f.app.ArchiveCustomer.Handle(ctx, commands.ArchiveCustomer{Meta: coordinator, CustomerID: exact.CustomerID, Reason: "gone"}))
+		f.sync(t)
+		if n := len(all(t, rdb, "mull", false, 20)); n != 4 {
+			t.Fatalf("%d entries without archived customers, want 4", n)
+		}
+		if n := len(all(t, rdb, "mull", true, 20)); n != 5 {
+			t.Fatalf("%d entries with archived customers, want 5", n)
+		}
+	})
+}
+
+// TestIndexMatchesBruteForce drives random commands, then compares every query's
+// results, page after page, with a brute-force scan of the customers' current
+// states (read back from the log): no stale token after renames, changed phones
+// and emails, removed addresses, archiving, erasure; nothing missing; the same
+// order.
+func TestIndexMatchesBruteForce(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t).Client(t)
+	f := newFixture(t, rdb)
+	rng := rand.New(rand.NewPCG(7, 11))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	firsts := []string{"Ann", "Anne", "Anna", "José", "Jose", "Zoë", "Bartholomew"}
+	lasts := []string{"Smith", "Smithson", "Müller", "Muller", "Lee", "Leeds", "O'Neill"}
+	businesses := []string{"Acme Plumbing", "Acme Plumb", "Plumbing Co", "Anneville Farms", ""}
+	streets := []string{"1 Main St", "12 Main Street", "Mainway 5", "Annestraße 3", "77 Smith Road"}
+	phones := []string{"+1 212 555 0134", "+1 212 555 0135", "+1 310 555 0134", "+44 20 7946 0018"}
+	details := func(n int) customer.Details {
+		d := customer.Details{Kind: customer.Person, FirstName: pick(firsts...), LastName: pick(lasts...),
+			Email: fmt.Sprintf("%s.%d@mail.test", strings.ToLower(pick("ann", "smith", "lee", "acme")), n)}
+		if b := pick(businesses...); b != "" && rng.IntN(2) == 0 {
+			d.Kind, d.BusinessName = customer.Company, b
+		}
+		for _, i := range rng.Perm(len(phones))[:rng.IntN(3)] {
+			d.Phones = append(d.Phones, customer.Phone{Number: phones[i], Type: customer.Mobile})
+		}
+		if rng.IntN(2) == 0 {
+			d.NotificationEmails = []string{pick("office@acme.test", "anna@smith.test", "billing@leeds.test")}
+		}
+		for _, i := range rng.Perm(len(streets))[:rng.IntN(4)] {
+			d.Addresses = append(d.Addresses, customer.Address{Type: customer.Service, Street: streets[i], City: "Springfield"})
+		}
+		return d
+	}
+	ctx := context.Background()
+	var ids []string
+	for step := range 150 {
+		switch op := rng.IntN(10); {
+		case op < 4 || len(ids) == 0:
+			res := f.did(t)(f.app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: coordinator, Details: details(step)}))
+			ids = append(ids, res.CustomerID)
+		case op < 7:
+			d := details(step)
+			patch := customer.Patch{FirstName: &d.FirstName, Phones: &d.Phones, Addresses: &d.Addresses, NotificationEmails: &d.NotificationEmails}
+			if rng.IntN(2) == 0 {
+				patch.LastName, patch.BusinessName, patch.Kind = &d.LastName, &d.BusinessName, &d.Kind
+			}
+			_, err := f.app.UpdateCustomer.Handle(ctx, commands.UpdateCustomer{Meta: coordinator, CustomerID: pick(ids...), Patch: patch})
+			if err == nil {
+				continue // the position is caught by sync below through later results
+			}
+		case op < 8:
+			_, _ = f.app.ArchiveCustomer.Handle(ctx, commands.ArchiveCustomer{Meta: coordinator, CustomerID: pick(ids...), Reason: "r"})
+		case op < 9:
+			_, _ = f.app.ReenableCustomer.Handle(ctx, commands.ReenableCustomer{Meta: coordinator, CustomerID: pick(ids...)})
+		default:
+			id := pick(ids...)
+			_, _ = f.app.ArchiveCustomer.Handle(ctx, commands.ArchiveCustomer{Meta: coordinator, CustomerID: id, Reason: "r"})
+			_, _ = f.app.EraseCustomer.Handle(ctx, commands.EraseCustomer{Meta: admin, CustomerID: id, Reason: customer.SubjectRequest})
+		}
+	}
+	last, err := f.store.LastPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.last = last
+	f.sync(t)
+
+	states := currentStates(t, f)
+	queries := []string{"(212) 555-0134", "555 0134", "+44 20 7946", "main", "mains", "ann ", "plumb", "smith", "zzzz", "muller", "MÜLL", "o'ne"}
+	for _, s := range states {
+		for _, v := range oracleValues(s.Details) {
+			if len(v.text) >= 6 && len(queries) < 200 && rng.IntN(3) == 0 {
+				at := rng.IntN(len(v.text) - 3)
+				queries = append(queries, v.text[at:min(len(v.text), at+4+rng.IntN(5))])
+			}
+		}
+	}
+	for _, q := range queries {
+		if _, ok := search.ParseQuery(q); !ok {
+			continue
+		}
+		for _, archived := range []bool{false, true} {
+			want := oracle(states, q, archived)
+			got := all(t, rdb, q, archived, 3)
+			if len(got) != len(want) {
+				t.Fatalf("query %q (archived %v): %d entries, brute force finds %d\n got %v\nwant %v", q, archived, len(got), len(want), brief(got), want)
+			}
+			for i := range got {
+				g := fmt.Sprintf("%s/%d/%s/%s", got[i].CustomerID, got[i].AddressIndex, got[i].Field, got[i].Class)
+				if g != want[i] {
+					t.Fatalf("query %q (archived %v), entry %d: %s, brute force says %s\n got %v\nwant %v", q, archived, i, g, want[i], brief(got), want)
+				}
+			}
+		}
+	}
+}
+
+func brief(es []search.Entry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = fmt.Sprintf("%s/%d/%s/%s", e.CustomerID, e.AddressIndex, e.Field, e.Class)
+	}
+	return out
+}
+
+// currentStates replays every customer stream from the log.
+func currentStates(t *testing.T, f *fixture) map[string]customer.Snapshot {
+	t.Helper()
+	ctx := context.Background()
+	history := map[string][]customer.Recorded{}
+	for rec, err := range f.store.ReadAll(ctx, eventstore.Position{}, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, ok := strings.CutPrefix(rec.Stream, "customer-")
+		if !ok || id == "numbers" {
+			continue
+		}
+		e, m, err := f.codec.Decode(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		history[id] = append(history[id], customer.Recorded{Event: e.(customer.Event), At: m.OccurredAt, By: m.Actor})
+	}
+	out := map[string]customer.Snapshot{}
+	for id, h := range history {
+		c, err := customer.Replay(id, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[id] = c.Snapshot()
+	}
+	return out
+}
+
+type oValue struct {
+	field, code, text string
+	address           int
+}
+
+// oracleValues is the definition of what a customer is found by, written out
+// without the index's code.
+func oracleValues(d customer.Details) []oValue {
+	var out []oValue
+	seen := map[string]bool{}
+	add := func(field, code, text string, addr int) {
+		if text != "" && !seen[code+"|"+text] {
+			seen[code+"|"+text] = true
+			out = append(out, oValue{field, code, text, addr})
+		}
+	}
+	for _, n := range []string{d.FirstName + " " + d.LastName, d.BusinessName, d.ContactName} {
+		add("name", "n", textkey.Fold(n), -1)
+	}
+	for _, e := range append(append([]string{d.Email, d.StatementEmail}, d.NotificationEmails...), d.InvoiceCCEmails...) {
+		add("email", "e", textkey.Fold(e), -1)
+	}
+	for _, p := range d.Phones {
+		add("phone", "p", strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, p.Number), -1)
+	}
+	for i, a := range d.Addresses {
+		add("street", fmt.Sprint("a", i), textkey.Fold(a.Street), i)
+	}
+	return out
+}
+
+// oracle scans every customer: an entry per address (or one without), ranked by
+// its best occurrence: exact whole value, then a word start, then anywhere; then
+// by the matched text from there on, the customer id and the field; then address.
+func oracle(states map[string]customer.Snapshot, query string, archived bool) []string {
+	qt := foldedQuery(query)
+	type hit struct {
+		class int
+		key   string
+		row   string
+		addr  int
+	}
+	var hits []hit
+	for id, s := range states {
+		if s.Erasure != nil || s.Archived && !archived {
+			continue
+		}
+		vals := oracleValues(s.Details)
+		addrs := []int{-1}
+		if len(s.Details.Addresses) > 0 {
+			addrs = nil
+			for i := range s.Details.Addresses {
+				addrs = append(addrs, i)
+			}
+		}
+		for _, a := range addrs {
+			var best *hit
+			for _, v := range vals {
+				if v.address >= 0 && v.address != a {
+					continue
+				}
+				for i := 0; i+len(qt) <= len(v.text); i++ {
+					if v.text[i:i+len(qt)] != qt || (i > 0 && v.text[i]&0xC0 == 0x80) {
+						continue
+					}
+					class := 2
+					if i == 0 && v.text == qt {
+						class = 0
+					} else if i == 0 || !isWordChar(v.text[i-1]) {
+						class = 1
+					}
+					h := hit{class: class, key: v.text[i:] + "\x00" + id + "\x00" + v.code, addr: a,
+						row: fmt.Sprintf("%s/%d/%s/%s", id, a, v.field, [...]string{"exact", "prefix", "infix"}[class])}
+					if best == nil || h.class < best.class || h.class == best.class && h.key < best.key {
+						best = &h
+					}
+				}
+			}
+			if best != nil {
+				hits = append(hits, *best)
+			}
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := hits[i], hits[j]
+		if a.class != b.class {
+			return a.class < b.class
+		}
+		if a.key != b.key {
+			return a.key < b.key
+		}
+		return a.addr < b.addr
+	})
+	out := make([]string, len(hits))
+	for i, h := range hits {
+		out[i] = h.row
+	}
+	return out
+}
+
+func isWordChar(b byte) bool {
+	return b >= 0x80 || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+// foldedQuery is how the oracle reads a query: phone-like ones by their digits.
+func foldedQuery(s string) string {
+	q := textkey.Fold(s)
+	d := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, q)
+	if len(d) >= 4 && strings.Trim(q, "0123456789 +-().") == "" {
+		return d
+	}
+	return q
+}
+
+func TestErasedCustomersLeaveTheIndex(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		res := f.did(t)(f.app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: coordinator, Details: customer.Details{
+			Kind: customer.Person, FirstName: "Wilhelmina", LastName: "Zwartkop", Email: "wz@example.org",
+			Phones:    []customer.Phone{{Number: "+1 212 555 0199", Type: customer.Mobile}},
+			Addresses: []customer.Address{{Type: customer.Service, Street: "77 Quillfeather Lane"}}}}))
+		f.did(t)(f.app.ArchiveCustomer.Handle(ctx, commands.ArchiveCustomer{Meta: coordinator, CustomerID: res.CustomerID, Reason: "moved"}))
+		f.sync(t)
+		if n := len(all(t, rdb, "zwart", true, 20)); n != 1 {
+			t.Fatalf("before erasure %d entries, want 1", n)
+		}
+		f.did(t)(f.app.EraseCustomer.Handle(ctx, commands.EraseCustomer{Meta: admin, CustomerID: res.CustomerID, Reason: customer.SubjectRequest}))
+		f.sync(t)
+		ks, err := rdb.Keys(ctx, "*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks {
+			if rdb.Type(ctx, k).Val() != "zset" {
+				if v := rdb.Get(ctx, k).Val(); strings.Contains(v, res.CustomerID) {
+					t.Fatalf("key %s still holds the erased customer", k)
+				}
+				continue
+			}
+			for _, m := range rdb.ZRange(ctx, k, 0, -1).Val() {
+				if strings.Contains(m, res.CustomerID) {
+					t.Fatalf("index key %s still holds %q", k, m)
+				}
+			}
+		}
+	})
+}

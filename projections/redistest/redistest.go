@@ -35,12 +35,19 @@ func Start(t testing.TB) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed (apt-get install -y redis-server): the read models are tested on a real one")
 	}
-	s := &Server{dir: t.TempDir()}
-	if err := s.start(); err != nil {
+	s, err := Launch(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// Launch runs redis-server on a free loopback port with its files in dir, for
+// tools that are not tests (the load tool). Stop it when done.
+func Launch(dir string) (*Server, error) {
+	s := &Server{dir: dir}
+	return s, s.start()
 }
 
 func (s *Server) start() error {
@@ -74,9 +81,7 @@ func (s *Server) start() error {
 			s.Stop()
 			return fmt.Errorf("redis-server on %s did not answer PING within 10 s", s.Addr)
 		}
-		select {
-		case <-time.After(10 * time.Millisecond): // a process starting: nothing to wait on but the port
-		}
+		time.Sleep(10 * time.Millisecond) // a process starting: nothing to wait on but its port
 	}
 }
 

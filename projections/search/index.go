@@ -157,6 +157,9 @@ type Query struct {
 	text string
 }
 
+// Text is the query as the index compares it: folded, or a phone's digits.
+func (q Query) Text() string { return q.text }
+
 // ParseQuery folds a query: a phone-like one ("(555) 0134", "+1 555-0134") is
 // searched by its digits; anything else case- and accent-insensitively. A query
 // shorter than MinQuery characters is refused.

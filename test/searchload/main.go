@@ -1,0 +1,296 @@
+// Command searchload measures the read models at scale: it writes N synthetic
+// customers to an embedded event store, rebuilds the search index and the
+// customer view from that log into a private redis-server, then measures search
+// latency and throughput, Redis memory per customer, the same queries on
+// PostgreSQL with pg_trgm, and the lag from an append to search while commands
+// are written. Run it by hand:
+//
+//	go run ./test/searchload -n 100000
+//	go run ./test/searchload -n 1000000 -pg 'postgres://postgres@127.0.0.1:5432/test'
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/keystore"
+	keys "github.com/fieldservice/customer-service/keystore/embedded"
+	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/customerview"
+	"github.com/fieldservice/customer-service/projections/redistest"
+	"github.com/fieldservice/customer-service/projections/search"
+	"github.com/fieldservice/customer-service/projections/textkey"
+)
+
+func main() {
+	n := flag.Int("n", 100_000, "customers")
+	nq := flag.Int("queries", 2000, "queries")
+	clients := flag.Int("clients", 16, "concurrent search clients")
+	pg := flag.String("pg", "", "PostgreSQL URL for the pg_trgm baseline (empty: skip)")
+	lagRate := flag.Int("lag-rate", 1000, "commands per second while measuring the append-to-search lag")
+	dir := flag.String("dir", "", "working directory (default: a temporary one, removed at the end)")
+	flag.Parse()
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "searchload")
+		check(err)
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	ctx := context.Background()
+	fmt.Printf("# searchload -n %d (%s)\n\n", *n, time.Now().UTC().Format(time.RFC3339))
+
+	store, err := embedded.Open(embedded.Config{Path: filepath.Join(*dir, "events.db")})
+	check(err)
+	defer store.Close()
+	ks, err := keys.Open(filepath.Join(*dir, "keys"))
+	check(err)
+	defer ks.Close()
+	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
+	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{CacheSize: 100_000})
+	cdc, _ := codec.New(codec.Events, ring)
+
+	// 1. The log.
+	t0 := time.Now()
+	ids, sample := writeLog(ctx, store, cdc, *n)
+	last, err := store.LastPosition(ctx)
+	check(err)
+	fmt.Printf("wrote %d customers (sealed, chained) in %s: %.0f/s\n", *n, time.Since(t0).Round(time.Millisecond), float64(*n)/time.Since(t0).Seconds())
+
+	// 2. Rebuild each read model from the log, measuring rate and memory.
+	srv, err := redistest.Launch(filepath.Join(*dir))
+	check(err)
+	defer srv.Stop()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 4 * *clients})
+	defer rdb.Close()
+	check(rdb.ConfigSet(ctx, "save", "").Err())
+	base := usedMemory(ctx, rdb)
+	var runners []*projections.Runner
+	for _, p := range []projections.Projector{search.Projector{}, customerview.Projector{}} {
+		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, BatchSize: 1024})
+		check(err)
+		t := time.Now()
+		rctx, cancel := context.WithCancel(ctx)
+		go r.Run(rctx)
+		check(r.WaitFor(ctx, last))
+		took := time.Since(t)
+		mem := usedMemory(ctx, rdb)
+		fmt.Printf("rebuilt %-13s from %d events in %s: %.0f events/s; Redis memory %d B per customer\n",
+			p.Name(), *n, took.Round(time.Millisecond), float64(*n)/took.Seconds(), (mem-base)/int64(*n))
+		base = mem
+		runners = append(runners, r)
+		defer cancel()
+	}
+
+	// 3. Search.
+	queries := makeQueries(sample, *nq)
+	lat := make([]time.Duration, 0, len(queries))
+	matched := 0
+	for _, q := range queries {
+		t := time.Now()
+		res, err := search.Search(ctx, rdb, search.Request{Query: q, Limit: 20})
+		check(err)
+		lat = append(lat, time.Since(t))
+		if len(res.Entries) > 0 {
+			matched++
+		}
+	}
+	fmt.Printf("search, 1 client, %d queries (%d with results): p50 %s, p99 %s\n", len(queries), matched, pct(lat, 50), pct(lat, 99))
+	qps := throughput(ctx, rdb, queries, *clients, 10*time.Second)
+	fmt.Printf("search, %d clients: %.0f queries/s\n", *clients, qps)
+
+	// 4. PostgreSQL with pg_trgm, same customers, same queries.
+	if *pg != "" {
+		pgLat, err := postgresBaseline(ctx, *pg, store, cdc, queries)
+		check(err)
+		fmt.Printf("PostgreSQL pg_trgm, 1 client: p50 %s, p99 %s; Redis is %.0fx faster at p99\n",
+			pct(pgLat, 50), pct(pgLat, 99), float64(pct(pgLat, 99))/float64(pct(lat, 99)))
+	}
+
+	// 5. Append-to-searchable lag under a steady command rate.
+	app, err := commands.New(ctx, commands.Config{Store: store, Keys: ring})
+	check(err)
+	lags := measureLag(ctx, app, runners[0], ids, *lagRate, 10*time.Second)
+	fmt.Printf("append-to-searchable lag at %d commands/s: p50 %s, p99 %s (%d commands)\n", *lagRate, pct(lags, 50), pct(lags, 99), len(lags))
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func usedMemory(ctx context.Context, rdb *redis.Client) int64 {
+	info, err := rdb.Info(ctx, "memory").Result()
+	check(err)
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, len(s)*p/100)].Round(time.Microsecond)
+}
+
+// writeLog appends one CustomerRegistered per customer from 256 writers and
+// keeps a sample of customers for queries.
+func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n int) ([]string, []customer.Details) {
+	ids := make([]string, n)
+	const keep = 5000
+	sample := make([]customer.Details, 0, keep)
+	var mu sync.Mutex
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	by := actor.Actor{ID: "load", Name: "searchload", Role: actor.System}
+	for w := range 256 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := newGenerator(uint64(w) + 1)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				id := uuid.Must(uuid.NewV7())
+				d := g.customer(i)
+				data, _, err := cdc.Encode(ctx, codec.Batch{Stream: "customer-" + id.String(), Subject: id, NewSubject: true},
+					codec.Metadata{OccurredAt: time.Now(), Actor: by}, customer.Registered{CustomerID: id.String(), Number: int64(i + 1), Details: d})
+				check(err)
+				_, err = store.Append(ctx, "customer-"+id.String(), eventstore.NoStream(), data...)
+				check(err)
+				ids[i] = id.String()
+				if i%max(1, n/keep) == 0 {
+					mu.Lock()
+					if len(sample) < keep {
+						sample = append(sample, d)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ids, sample
+}
+
+// makeQueries draws 4–8 character pieces of names, emails, phones and streets.
+func makeQueries(sample []customer.Details, n int) []string {
+	r := rand.New(rand.NewPCG(1, 2))
+	out := make([]string, 0, n)
+	for len(out) < n {
+		d := sample[r.IntN(len(sample))]
+		var v string
+		switch k := r.IntN(10); {
+		case k < 4:
+			v = textkey.Fold(d.DisplayName())
+		case k < 6:
+			v = d.Email
+		case k < 8:
+			v = d.Phones[r.IntN(len(d.Phones))].Number[2:]
+		default:
+			v = textkey.Fold(d.Addresses[r.IntN(len(d.Addresses))].Street)
+		}
+		size := 4 + r.IntN(5)
+		if len(v) < size {
+			continue
+		}
+		at := 0
+		if r.IntN(2) == 0 { // half the queries start where a word does
+			at = r.IntN(len(v) - size + 1)
+		}
+		q := v[at : at+size]
+		if _, ok := search.ParseQuery(q); ok {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+func throughput(ctx context.Context, rdb *redis.Client, queries []string, clients int, d time.Duration) float64 {
+	var done atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; time.Now().Before(stop); i++ {
+				_, err := search.Search(ctx, rdb, search.Request{Query: queries[i%len(queries)], Limit: 20})
+				check(err)
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(done.Load()) / d.Seconds()
+}
+
+// measureLag edits random customers at rate commands per second and measures, for
+// each, the time from the command's acknowledgment until search reflects it.
+func measureLag(ctx context.Context, app *commands.App, r *projections.Runner, ids []string, rate int, d time.Duration) []time.Duration {
+	meta := commands.Meta{Actor: actor.Actor{ID: "load", Name: "searchload", Role: actor.Coordinator}}
+	var mu sync.Mutex
+	var lags []time.Duration
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	stop := time.After(d)
+	rng := rand.New(rand.NewPCG(3, 4))
+	sem := make(chan struct{}, 256)
+	for {
+		select {
+		case <-stop:
+			wg.Wait()
+			return lags
+		case <-tick.C:
+		}
+		id := ids[rng.IntN(len(ids))]
+		phone := fmt.Sprintf("+1212%03d%04d", 200+rng.IntN(800), rng.IntN(10000))
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			phones := []customer.Phone{{Number: phone, Type: customer.Mobile}}
+			res, err := app.UpdateCustomer.Handle(ctx, commands.UpdateCustomer{Meta: meta, CustomerID: id, Patch: customer.Patch{Phones: &phones}})
+			if err != nil {
+				return // a conflict with another edit of the same customer
+			}
+			t := time.Now()
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			check(r.WaitFor(wctx, res.Position))
+			mu.Lock()
+			lags = append(lags, time.Since(t))
+			mu.Unlock()
+		}()
+	}
+}

@@ -7,19 +7,21 @@
 //
 // Plain Redis structures (no modules). Every indexed value is folded
 // (textkey.Fold; phones to their digits) and each of its suffixes of at least four
-// bytes is a member "<suffix>\x00<customer id>\x00<field>" of a sorted set with
-// all scores 0, so ZRANGE BYLEX finds the members that start with the query:
+// bytes is a member "<suffix>\x00<ref>\x00<field>" of a sorted set with all
+// scores 0, so ZRANGE BYLEX finds the members that start with the query. A ref is
+// the customer number in base 36: members are many, ids are long.
 //
 //	w:<first 4 bytes>   suffixes that start a word (offset 0, or after a separator)
 //	i:<first 4 bytes>   the other suffixes: infix matches
-//	d:<customer id>     the customer's searchable state and display payload, JSON
+//	d:<ref>             the customer's searchable state and display payload, JSON
+//	r:<customer id>     the customer's ref, for the projector
 //
 // Every query names one key of each kind by its first four bytes, and keys stay
 // small (compact listpacks). In w, "q\x00…" (the whole value equals q) sorts
 // before any longer value, so reading w then i in lex order yields exact, prefix,
 // infix, and the first page reads only a few dozen members whatever the number of
 // matches. An edit removes exactly the members of the values it replaced: they are
-// recomputed from the state kept in d:<id>.
+// recomputed from the state kept in d:<ref>.
 package search
 
 import (
@@ -132,7 +134,7 @@ func separator(b byte) bool {
 }
 
 // members lists the index entries of a customer's values.
-func members(id string, vs []value) []member {
+func members(ref string, vs []value) []member {
 	var out []member
 	for _, v := range vs {
 		for i := 0; i+MinQuery <= len(v.text); i++ {
@@ -144,7 +146,7 @@ func members(id string, vs []value) []member {
 			if i == 0 || separator(v.text[i-1]) {
 				kind = "w:"
 			}
-			out = append(out, member{key: kind + suffix[:MinQuery], m: suffix + "\x00" + id + "\x00" + v.code()})
+			out = append(out, member{key: kind + suffix[:MinQuery], m: suffix + "\x00" + ref + "\x00" + v.code()})
 		}
 	}
 	return out
@@ -194,7 +196,7 @@ type match struct {
 }
 
 // matches lists every occurrence of q in the values, in no particular order.
-func matches(q, id string, vs []value) []match {
+func matches(q, ref string, vs []value) []match {
 	var out []match
 	for _, v := range vs {
 		for i := 0; i+len(q) <= len(v.text); i++ {
@@ -208,7 +210,7 @@ func matches(q, id string, vs []value) []match {
 			case i == 0 || separator(v.text[i-1]):
 				c = Prefix
 			}
-			out = append(out, match{class: c, member: v.text[i:] + "\x00" + id + "\x00" + v.code(), value: v})
+			out = append(out, match{class: c, member: v.text[i:] + "\x00" + ref + "\x00" + v.code(), value: v})
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -19,13 +20,18 @@ import (
 const Name = "search-v1"
 
 // doc is what the index keeps of a customer: its searchable state, which is also
-// what a result shows.
+// what a result shows. Members name customers by a short ref (the customer
+// number in base 36) rather than their 36-character id: a customer has about a
+// hundred members.
 type doc struct {
+	ID       string           `json:"id"`
 	Number   int64            `json:"number"`
 	Version  uint64           `json:"version"`
 	Archived bool             `json:"archived,omitempty"`
 	Details  customer.Details `json:"details"`
 }
+
+func refOf(number int64) string { return strconv.FormatInt(number, 36) }
 
 // Projector maintains the index.
 type Projector struct{}
@@ -33,10 +39,18 @@ type Projector struct{}
 // Name implements projections.Projector.
 func (Projector) Name() string { return Name }
 
+// searchable keeps the details search finds customers by and shows in results;
+// edits of other fields change nothing here, so the state stays small.
+func searchable(d customer.Details) customer.Details {
+	return customer.Details{Kind: d.Kind, FirstName: d.FirstName, LastName: d.LastName, BusinessName: d.BusinessName,
+		ContactName: d.ContactName, Email: d.Email, NotificationEmails: d.NotificationEmails, InvoiceCCEmails: d.InvoiceCCEmails,
+		StatementEmail: d.StatementEmail, Phones: d.Phones, Addresses: d.Addresses}
+}
+
 // Project implements projections.Projector: for each customer the batch touches,
 // it applies the events to the kept state through the aggregate, then removes the
-// members of values that are gone and adds those of new values. An erased
-// customer leaves the index entirely.
+// members of values that are gone and adds those of new values, one ZREM and one
+// ZADD per key for the whole batch. An erased customer leaves the index entirely.
 func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
 	var ids []string
 	byID := map[string][]projections.Event{}
@@ -53,24 +67,17 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 	if len(ids) == 0 {
 		return nil
 	}
-	docKeys := make([]string, len(ids))
-	for i, id := range ids {
-		docKeys[i] = keys.Key("d", id)
-	}
-	old, err := r.MGet(ctx, docKeys...).Result()
+	old, err := loadDocs(ctx, r, keys, ids)
 	if err != nil {
 		return err
 	}
-	for i, id := range ids {
+	adds, rems := map[string][]any{}, map[string][]any{}
+	for _, id := range ids {
 		c := customer.New(id)
 		var before []member
-		if s, ok := old[i].(string); ok {
-			var d doc
-			if err := json.Unmarshal([]byte(s), &d); err != nil {
-				return fmt.Errorf("search doc %s: %w", id, err)
-			}
+		if d := old[id]; d != nil {
 			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details, Archived: d.Archived})
-			before = members(id, values(d.Details))
+			before = members(refOf(d.Number), values(d.Details))
 		}
 		for _, e := range byID[id] {
 			if e.Version <= c.Version() {
@@ -84,31 +91,82 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 				return fmt.Errorf("search %s: %w", id, err)
 			}
 		}
+		ref := refOf(c.Number())
 		var after []member
 		if c.Erasure() == nil {
-			after = members(id, values(c.Details()))
-			js, err := json.Marshal(doc{Number: c.Number(), Version: c.Version(), Archived: c.Archived(), Details: c.Details()})
+			d := searchable(c.Details())
+			after = members(ref, values(d))
+			js, err := json.Marshal(doc{ID: id, Number: c.Number(), Version: c.Version(), Archived: c.Archived(), Details: d})
 			if err != nil {
 				return err
 			}
-			w.Set(ctx, keys.Key("d", id), js, 0)
+			w.Set(ctx, keys.Key("d", ref), js, 0)
+			w.Set(ctx, keys.Key("r", id), ref, 0)
 		} else {
-			w.Del(ctx, keys.Key("d", id))
+			w.Del(ctx, keys.Key("d", ref), keys.Key("r", id))
 		}
 		// Two values can give one member (two phones ending alike): compare sets.
 		had, has := set(before), set(after)
 		for m := range had {
 			if !has[m] {
-				w.ZRem(ctx, keys.Prefix()+m.key, m.m)
+				rems[m.key] = append(rems[m.key], m.m)
 			}
 		}
 		for m := range has {
 			if !had[m] {
-				w.ZAdd(ctx, keys.Prefix()+m.key, redis.Z{Member: m.m})
+				adds[m.key] = append(adds[m.key], redis.Z{Member: m.m})
 			}
 		}
 	}
+	for k, ms := range rems {
+		w.ZRem(ctx, keys.Prefix()+k, ms...)
+	}
+	for k, zs := range adds {
+		z := make([]redis.Z, len(zs))
+		for i, v := range zs {
+			z[i] = v.(redis.Z)
+		}
+		w.ZAdd(ctx, keys.Prefix()+k, z...)
+	}
 	return nil
+}
+
+// loadDocs reads the docs of customers by id, through their refs.
+func loadDocs(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string) (map[string]*doc, error) {
+	refKeys := make([]string, len(ids))
+	for i, id := range ids {
+		refKeys[i] = keys.Key("r", id)
+	}
+	refs, err := r.MGet(ctx, refKeys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	var docKeys []string
+	for _, ref := range refs {
+		if s, ok := ref.(string); ok {
+			docKeys = append(docKeys, keys.Key("d", s))
+		}
+	}
+	out := map[string]*doc{}
+	if len(docKeys) == 0 {
+		return out, nil
+	}
+	vals, err := r.MGet(ctx, docKeys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(s), &d); err != nil {
+			return nil, fmt.Errorf("search doc: %w", err)
+		}
+		out[d.ID] = &d
+	}
+	return out, nil
 }
 
 func set(ms []member) map[member]bool {
@@ -221,7 +279,7 @@ func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error)
 		if phase == from.phase && from.member != "" {
 			start = "[" + from.member
 		}
-		const chunk = 64
+		chunk := int64(limit + 8) // a page rarely needs more members than entries
 		for {
 			ms, err := rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: "[" + q.text + "\xff", ByLex: true, Count: chunk}).Result()
 			if err != nil {
@@ -242,7 +300,7 @@ func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error)
 					}
 				}
 			}
-			if len(ms) < chunk {
+			if int64(len(ms)) < chunk {
 				break
 			}
 			start = "(" + ms[len(ms)-1]
@@ -256,11 +314,11 @@ type searcher struct {
 	keys            projections.Keys
 	q               string
 	includeArchived bool
-	docs            map[string]*doc
+	docs            map[string]*doc // by ref
 	matches         map[string][]match
 }
 
-func splitMember(m string) (id, code string) {
+func splitMember(m string) (ref, code string) {
 	parts := strings.Split(m, "\x00")
 	if len(parts) != 3 {
 		return "", ""
@@ -270,21 +328,21 @@ func splitMember(m string) (id, code string) {
 
 // load reads the docs of members' customers not read yet.
 func (s *searcher) load(ctx context.Context, ms []string) error {
-	var ids []string
+	var refs []string
 	for _, m := range ms {
-		if id, _ := splitMember(m); id != "" {
-			if _, done := s.docs[id]; !done {
-				s.docs[id] = nil
-				ids = append(ids, id)
+		if ref, _ := splitMember(m); ref != "" {
+			if _, done := s.docs[ref]; !done {
+				s.docs[ref] = nil
+				refs = append(refs, ref)
 			}
 		}
 	}
-	if len(ids) == 0 {
+	if len(refs) == 0 {
 		return nil
 	}
-	ks := make([]string, len(ids))
-	for i, id := range ids {
-		ks[i] = s.keys.Key("d", id)
+	ks := make([]string, len(refs))
+	for i, ref := range refs {
+		ks[i] = s.keys.Key("d", ref)
 	}
 	vals, err := s.rdb.MGet(ctx, ks...).Result()
 	if err != nil {
@@ -297,10 +355,10 @@ func (s *searcher) load(ctx context.Context, ms []string) error {
 		}
 		var d doc
 		if err := json.Unmarshal([]byte(str), &d); err != nil {
-			return fmt.Errorf("search doc %s: %w", ids[i], err)
+			return fmt.Errorf("search doc %s: %w", refs[i], err)
 		}
-		s.docs[ids[i]] = &d
-		s.matches[ids[i]] = matches(s.q, ids[i], values(d.Details))
+		s.docs[refs[i]] = &d
+		s.matches[refs[i]] = matches(s.q, refs[i], values(d.Details))
 	}
 	return nil
 }
@@ -308,8 +366,8 @@ func (s *searcher) load(ctx context.Context, ms []string) error {
 // entries are the results member m stands for: its customer at each address the
 // matched field concerns, where m is the entry's best match.
 func (s *searcher) entries(m string) []Entry {
-	id, code := splitMember(m)
-	d := s.docs[id]
+	ref, code := splitMember(m)
+	d := s.docs[ref]
 	if d == nil || d.Archived && !s.includeArchived {
 		return nil
 	}
@@ -326,11 +384,11 @@ func (s *searcher) entries(m string) []Entry {
 	}
 	var out []Entry
 	for _, a := range addrs {
-		b, ok := best(s.matches[id], a)
+		b, ok := best(s.matches[ref], a)
 		if !ok || b.member != m {
 			continue // found better elsewhere
 		}
-		e := Entry{CustomerID: id, Number: d.Number, DisplayName: d.Details.DisplayName(), Kind: d.Details.Kind, Archived: d.Archived,
+		e := Entry{CustomerID: d.ID, Number: d.Number, DisplayName: d.Details.DisplayName(), Kind: d.Details.Kind, Archived: d.Archived,
 			Email: d.Details.Email, AddressIndex: a, Field: b.value.field, Class: b.class}
 		if len(d.Details.Phones) > 0 {
 			e.Phone = d.Details.Phones[0].Number

@@ -5,6 +5,7 @@ package textkey
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 
 	"golang.org/x/text/runes"
@@ -12,15 +13,33 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
+// Letters that do not decompose into a base and an accent.
+var extra = strings.NewReplacer("ß", "ss", "ø", "o", "Ø", "o", "đ", "d", "Đ", "d", "ł", "l", "Ł", "l",
+	"æ", "ae", "Æ", "ae", "œ", "oe", "Œ", "oe")
+
+// A transformer holds state: one per goroutine at a time.
+var unaccent = sync.Pool{New: func() any { return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC) }}
+
 // Fold returns s lower-cased, without accents, with runs of white space as one
 // space and none at the ends.
 func Fold(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	if ascii(s) { // most names, every email and phone: no Unicode work
+		return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	}
+	t := unaccent.Get().(transform.Transformer)
 	folded, _, err := transform.String(t, s)
+	unaccent.Put(t)
 	if err != nil {
 		folded = s
 	}
-	// Letters that do not decompose into a base and an accent.
-	folded = strings.NewReplacer("ß", "ss", "ø", "o", "Ø", "o", "đ", "d", "Đ", "d", "ł", "l", "Ł", "l", "æ", "ae", "Æ", "ae", "œ", "oe", "Œ", "oe").Replace(folded)
-	return strings.Join(strings.Fields(strings.ToLower(folded)), " ")
+	return strings.Join(strings.Fields(strings.ToLower(extra.Replace(folded))), " ")
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

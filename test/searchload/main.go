@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,8 @@ func main() {
 	pg := flag.String("pg", "", "PostgreSQL URL for the pg_trgm baseline (empty: skip)")
 	lagRate := flag.Int("lag-rate", 1000, "commands per second while measuring the append-to-search lag")
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed at the end)")
+	listpack := flag.Int("zset-max-listpack-entries", 0, "Redis setting for the run (0: the server's default, 128)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the search phase to this file")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "searchload")
@@ -83,6 +86,9 @@ func main() {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 4 * *clients})
 	defer rdb.Close()
 	check(rdb.ConfigSet(ctx, "save", "").Err())
+	if *listpack > 0 {
+		check(rdb.ConfigSet(ctx, "zset-max-listpack-entries", strconv.Itoa(*listpack)).Err())
+	}
 	base := usedMemory(ctx, rdb)
 	var runners []*projections.Runner
 	for _, p := range []projections.Projector{search.Projector{}, customerview.Projector{}} {
@@ -102,6 +108,11 @@ func main() {
 	}
 
 	// 3. Search.
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	queries := makeQueries(sample, *nq)
 	lat := make([]time.Duration, 0, len(queries))
 	matched := 0
@@ -117,6 +128,9 @@ func main() {
 	fmt.Printf("search, 1 client, %d queries (%d with results): p50 %s, p99 %s\n", len(queries), matched, pct(lat, 50), pct(lat, 99))
 	qps := throughput(ctx, rdb, queries, *clients, 10*time.Second)
 	fmt.Printf("search, %d clients: %.0f queries/s\n", *clients, qps)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 
 	// 4. PostgreSQL with pg_trgm, same customers, same queries.
 	if *pg != "" {

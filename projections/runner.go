@@ -121,6 +121,9 @@ type Status struct {
 	LastEventAt time.Time
 	// Queued counts events received and not yet projected: a lower bound of the lag.
 	Queued int
+	// Lag is how far behind the log the read model is in time: the age of the last
+	// projected event while more are queued, else zero.
+	Lag time.Duration
 	// Processed counts events projected since the runner started.
 	Processed uint64
 	// EventsPerSecond is the recent projection rate.
@@ -153,7 +156,11 @@ func (r *Runner) Status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.state
-	s.EventsPerSecond = r.rate.perSecond(r.cfg.Clock())
+	now := r.cfg.Clock()
+	s.EventsPerSecond = r.rate.perSecond(now)
+	if s.Queued > 0 && !s.LastEventAt.IsZero() {
+		s.Lag = now.Sub(s.LastEventAt)
+	}
 	return s
 }
 

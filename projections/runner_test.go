@@ -278,3 +278,20 @@ func TestWaitForGivesUpWithItsContext(t *testing.T) {
 		t.Fatal("WaitFor for a position never written returned without error")
 	}
 }
+
+func TestStatusReportsProgress(t *testing.T) {
+	t.Parallel()
+	_, rdb := redistest.Mini(t)
+	w := newWorld(t)
+	r := w.runner(t, rdb, 8)
+	if s := r.Status(); s.Running || s.Processed != 0 || s.Name != customerview.Name {
+		t.Fatalf("status before Run: %+v", s)
+	}
+	start(t, r)
+	last := w.write(t, 10, "P")
+	waitFor(t, r, last.Position)
+	s := r.Status()
+	if !s.Running || s.Checkpoint != last.Position || s.Processed < 30 || s.LastEventAt.IsZero() || s.Generation == 0 || s.LastError != nil {
+		t.Fatalf("status after catching up: %+v", s)
+	}
+}

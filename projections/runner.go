@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -341,17 +342,13 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 // commit projects one batch and moves the checkpoint from cp, in one
 // transaction that fails if the checkpoint or the generation moved meanwhile.
 func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, raw []eventstore.RecordedEvent, queued int, shadow bool) error {
-	batch := make([]Event, len(raw))
-	for i, rec := range raw {
-		e, m, err := r.cfg.Codec.Decode(ctx, rec)
-		if err != nil {
-			return fmt.Errorf("projections: %w", err)
-		}
-		batch[i] = Event{RecordedEvent: rec, Event: e, Meta: m}
+	batch, err := r.decode(ctx, raw)
+	if err != nil {
+		return err
 	}
 	name := r.cfg.Projector.Name()
 	last := raw[len(raw)-1]
-	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+	err = r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
 		if !shadow {
 			gen, err := tx.Get(ctx, genKey(name)).Result()
 			if err != nil || "rm:"+name+":"+gen+":" != keys.Prefix() {
@@ -387,6 +384,30 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 	r.signal()
 	r.mu.Unlock()
 	return nil
+}
+
+// decode unseals a batch on every core: unsealing, not Redis, bounds a rebuild.
+func (r *Runner) decode(ctx context.Context, raw []eventstore.RecordedEvent) ([]Event, error) {
+	batch := make([]Event, len(raw))
+	workers := min(runtime.GOMAXPROCS(0), (len(raw)+63)/64)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(raw); i += workers {
+				e, m, err := r.cfg.Codec.Decode(ctx, raw[i])
+				if err != nil {
+					errs[w] = fmt.Errorf("projections: %w", err)
+					return
+				}
+				batch[i] = Event{RecordedEvent: raw[i], Event: e, Meta: m}
+			}
+		}()
+	}
+	wg.Wait()
+	return batch, errors.Join(errs...)
 }
 
 // Rebuild builds the read model again from the start of the log into a new

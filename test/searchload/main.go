@@ -52,6 +52,7 @@ func main() {
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed at the end)")
 	listpack := flag.Int("zset-max-listpack-entries", 0, "Redis setting for the run (0: the server's default, 128)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the search phase to this file")
+	rebuildprofile := flag.String("rebuildprofile", "", "write a CPU profile of the rebuild phase to this file")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "searchload")
@@ -90,6 +91,11 @@ func main() {
 		check(rdb.ConfigSet(ctx, "zset-max-listpack-entries", strconv.Itoa(*listpack)).Err())
 	}
 	base := usedMemory(ctx, rdb)
+	if *rebuildprofile != "" {
+		f, err := os.Create(*rebuildprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	var runners []*projections.Runner
 	for _, p := range []projections.Projector{search.Projector{}, customerview.Projector{}} {
 		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, BatchSize: 1024})
@@ -105,6 +111,10 @@ func main() {
 		base = mem
 		runners = append(runners, r)
 		defer cancel()
+	}
+
+	if *rebuildprofile != "" {
+		pprof.StopCPUProfile()
 	}
 
 	// 3. Search.

@@ -173,4 +173,3 @@ func set(ms []member) map[member]bool {
 	}
 	return out
 }
-

@@ -167,4 +167,3 @@ func foldedQuery(s string) string {
 	}
 	return q
 }
-

@@ -112,29 +112,6 @@ type Runner struct {
 	rate    rateMeter
 }
 
-// Status is what a runner reports for metrics and readiness.
-type Status struct {
-	Name       string
-	Generation int64
-	// Checkpoint is the position of the last event the read model reflects.
-	Checkpoint eventstore.Position
-	// LastEventAt is when the store recorded that event.
-	LastEventAt time.Time
-	// Queued counts events received and not yet projected: a lower bound of the lag.
-	Queued int
-	// Lag is how far behind the log the read model is in time: the age of the last
-	// projected event while more are queued, else zero.
-	Lag time.Duration
-	// Processed counts events projected since the runner started.
-	Processed uint64
-	// EventsPerSecond is the recent projection rate.
-	EventsPerSecond float64
-	// Running is false while the runner waits to reconnect to Redis.
-	Running bool
-	// LastError is the last failure, if any since the last success.
-	LastError error
-}
-
 // NewRunner returns a runner; Run starts it.
 func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.Store == nil || cfg.Codec == nil || cfg.Redis == nil || cfg.Projector == nil {
@@ -150,44 +127,6 @@ func NewRunner(cfg Config) (*Runner, error) {
 		cfg.CheckEvery = time.Second
 	}
 	return &Runner{cfg: cfg, state: Status{Name: cfg.Projector.Name()}, changed: make(chan struct{})}, nil
-}
-
-// Status returns the runner's current figures.
-func (r *Runner) Status() Status {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.state
-	now := r.cfg.Clock()
-	s.EventsPerSecond = r.rate.perSecond(now)
-	if s.Queued > 0 && !s.LastEventAt.IsZero() {
-		s.Lag = now.Sub(s.LastEventAt)
-	}
-	return s
-}
-
-// WaitFor returns once the read model reflects position p (read-your-writes), or
-// with ctx's error. It waits on the runner's commits, without polling.
-func (r *Runner) WaitFor(ctx context.Context, p eventstore.Position) error {
-	return r.Await(ctx, func(s Status) bool { return s.Running && s.Checkpoint.Compare(p) >= 0 })
-}
-
-// Await returns once cond holds for the runner's status, which it checks after
-// every change, or with ctx's error.
-func (r *Runner) Await(ctx context.Context, cond func(Status) bool) error {
-	for {
-		s := r.Status()
-		r.mu.Lock()
-		changed := r.changed
-		r.mu.Unlock()
-		if cond(s) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }
 
 // Run keeps the read model up to date until ctx ends. Failures (Redis down, its
@@ -410,145 +349,8 @@ func (r *Runner) decode(ctx context.Context, raw []eventstore.RecordedEvent) ([]
 	return batch, errors.Join(errs...)
 }
 
-// Rebuild builds the read model again from the start of the log into a new
-// generation while queries keep reading the current one, and switches to it in
-// one transaction once it has caught up with the current generation's
-// checkpoint. Run follows the switch by itself; the old generation's keys are
-// then deleted.
-func (r *Runner) Rebuild(ctx context.Context) error {
-	name := r.cfg.Projector.Name()
-	gen := r.cfg.Clock().UnixNano()
-	keys := keysOf(name, gen)
-	var cp eventstore.Position
-	for {
-		batch, err := r.readAfter(ctx, cp)
-		if err != nil {
-			return err
-		}
-		if len(batch) > 0 {
-			if err := r.commit(ctx, keys, cp, batch, 0, true); err != nil {
-				return fmt.Errorf("rebuild %s: %w", name, err)
-			}
-			cp = batch[len(batch)-1].Position
-			continue
-		}
-		old, switched, err := r.trySwitch(ctx, gen, cp)
-		if err != nil {
-			return fmt.Errorf("rebuild %s: %w", name, err)
-		}
-		if switched {
-			if old != nil {
-				return deleteKeys(ctx, r.cfg.Redis, old.Prefix())
-			}
-			return nil
-		}
-	}
-}
-
-// readAfter reads up to a batch of events after cp.
-func (r *Runner) readAfter(ctx context.Context, cp eventstore.Position) ([]eventstore.RecordedEvent, error) {
-	var out []eventstore.RecordedEvent
-	for e, err := range r.cfg.Store.ReadAll(ctx, cp, r.cfg.BatchSize+1) {
-		if err != nil {
-			return nil, err
-		}
-		if e.Position == cp {
-			continue // ReadAll starts at cp itself
-		}
-		if out = append(out, e); len(out) == r.cfg.BatchSize {
-			break
-		}
-	}
-	return out, nil
-}
-
-// trySwitch makes gen current if it is at least as far as the current one.
-func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Position) (*Keys, bool, error) {
-	name := r.cfg.Projector.Name()
-	var old *Keys
-	switched := false
-	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
-		cur, ok, err := CurrentKeys(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if ok {
-			live, err := readCheckpoint(ctx, tx, cur)
-			if err != nil {
-				return err
-			}
-			if live.Compare(cp) > 0 {
-				return nil // the live generation is ahead: read on
-			}
-			// Watch the live checkpoint too: it must not move past cp before EXEC.
-			if err := tx.Watch(ctx, checkpointKey(cur)).Err(); err != nil {
-				return err
-			}
-			old = &cur
-		}
-		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
-			w.Set(ctx, genKey(name), gen, 0)
-			return nil
-		})
-		switched = err == nil
-		return err
-	}, genKey(name))
-	if errors.Is(err, redis.TxFailedErr) {
-		return nil, false, nil
-	}
-	return old, switched, err
-}
-
-// deleteKeys removes every key under prefix.
-func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == 1000 {
-			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		return rdb.Unlink(ctx, batch...).Err()
-	}
-	return nil
-}
-
 // signal wakes WaitFor callers; r.mu is held.
 func (r *Runner) signal() {
 	close(r.changed)
 	r.changed = make(chan struct{})
-}
-
-// rateMeter is events per second over the last few seconds.
-type rateMeter struct {
-	buckets [8]struct {
-		second int64
-		n      int
-	}
-}
-
-func (m *rateMeter) add(now time.Time, n int) {
-	sec := now.Unix()
-	b := &m.buckets[sec%int64(len(m.buckets))]
-	if b.second != sec {
-		b.second, b.n = sec, 0
-	}
-	b.n += n
-}
-
-func (m *rateMeter) perSecond(now time.Time) float64 {
-	sec, total := now.Unix(), 0
-	for _, b := range m.buckets {
-		if b.second < sec && b.second >= sec-int64(len(m.buckets)-1) { // whole seconds only
-			total += b.n
-		}
-	}
-	return float64(total) / float64(len(m.buckets)-1)
 }

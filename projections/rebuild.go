@@ -1,0 +1,121 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/eventstore"
+)
+
+// Rebuild builds the read model again from the start of the log into a new
+// generation while queries keep reading the current one, and switches to it in
+// one transaction once it has caught up with the current generation's
+// checkpoint. Run follows the switch by itself; the old generation's keys are
+// then deleted.
+func (r *Runner) Rebuild(ctx context.Context) error {
+	name := r.cfg.Projector.Name()
+	gen := r.cfg.Clock().UnixNano()
+	keys := keysOf(name, gen)
+	var cp eventstore.Position
+	for {
+		batch, err := r.readAfter(ctx, cp)
+		if err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			if err := r.commit(ctx, keys, cp, batch, 0, true); err != nil {
+				return fmt.Errorf("rebuild %s: %w", name, err)
+			}
+			cp = batch[len(batch)-1].Position
+			continue
+		}
+		old, switched, err := r.trySwitch(ctx, gen, cp)
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %w", name, err)
+		}
+		if switched {
+			if old != nil {
+				return deleteKeys(ctx, r.cfg.Redis, old.Prefix())
+			}
+			return nil
+		}
+	}
+}
+
+// readAfter reads up to a batch of events after cp.
+func (r *Runner) readAfter(ctx context.Context, cp eventstore.Position) ([]eventstore.RecordedEvent, error) {
+	var out []eventstore.RecordedEvent
+	for e, err := range r.cfg.Store.ReadAll(ctx, cp, r.cfg.BatchSize+1) {
+		if err != nil {
+			return nil, err
+		}
+		if e.Position == cp {
+			continue // ReadAll starts at cp itself
+		}
+		if out = append(out, e); len(out) == r.cfg.BatchSize {
+			break
+		}
+	}
+	return out, nil
+}
+
+// trySwitch makes gen current if it is at least as far as the current one.
+func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Position) (*Keys, bool, error) {
+	name := r.cfg.Projector.Name()
+	var old *Keys
+	switched := false
+	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		cur, ok, err := CurrentKeys(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			live, err := readCheckpoint(ctx, tx, cur)
+			if err != nil {
+				return err
+			}
+			if live.Compare(cp) > 0 {
+				return nil // the live generation is ahead: read on
+			}
+			// Watch the live checkpoint too: it must not move past cp before EXEC.
+			if err := tx.Watch(ctx, checkpointKey(cur)).Err(); err != nil {
+				return err
+			}
+			old = &cur
+		}
+		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
+			w.Set(ctx, genKey(name), gen, 0)
+			return nil
+		})
+		switched = err == nil
+		return err
+	}, genKey(name))
+	if errors.Is(err, redis.TxFailedErr) {
+		return nil, false, nil
+	}
+	return old, switched, err
+}
+
+// deleteKeys removes every key under prefix.
+func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == 1000 {
+			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return rdb.Unlink(ctx, batch...).Err()
+	}
+	return nil
+}

@@ -73,16 +73,17 @@ func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Positio
 			return err
 		}
 		if ok {
+			// Watch the live checkpoint before reading it: it must not move past cp
+			// before EXEC.
+			if err := tx.Watch(ctx, checkpointKey(cur)).Err(); err != nil {
+				return err
+			}
 			live, err := readCheckpoint(ctx, tx, cur)
 			if err != nil {
 				return err
 			}
 			if live.Compare(cp) > 0 {
 				return nil // the live generation is ahead: read on
-			}
-			// Watch the live checkpoint too: it must not move past cp before EXEC.
-			if err := tx.Watch(ctx, checkpointKey(cur)).Err(); err != nil {
-				return err
 			}
 			old = &cur
 		}

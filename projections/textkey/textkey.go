@@ -22,6 +22,9 @@ var unaccent = sync.Pool{New: func() any { return transform.Chain(norm.NFD, rune
 
 // Fold returns s lower-cased, without accents, with runs of white space as one
 // space and none at the ends.
+//
+// Read models store folded keys and recompute them to remove stale ones: a
+// change here must come with new read-model names (a rebuild).
 func Fold(s string) string {
 	if ascii(s) { // most names, every email and phone: no Unicode work
 		return strings.Join(strings.Fields(strings.ToLower(s)), " ")

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -128,24 +127,11 @@ type Projector struct{}
 // Name implements projections.Projector.
 func (Projector) Name() string { return Name }
 
-const streamPrefix = "customer-"
-
 // Project implements projections.Projector: it loads the views the batch
 // touches, applies the batch to them through the aggregate's Apply, and writes
 // them back with their list entries.
 func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
-	var ids []string
-	byID := map[string][]projections.Event{}
-	for _, e := range batch {
-		id, ok := strings.CutPrefix(e.Stream, streamPrefix)
-		if !ok || id == "numbers" {
-			continue
-		}
-		if _, seen := byID[id]; !seen {
-			ids = append(ids, id)
-		}
-		byID[id] = append(byID[id], e)
-	}
+	ids, byID := projections.CustomerBatch(batch)
 	if len(ids) == 0 {
 		return nil
 	}
@@ -167,17 +153,8 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 			}
 			before, c = &v, customer.FromSnapshot(v.snapshot())
 		}
-		for _, e := range byID[id] {
-			if e.Version <= c.Version() {
-				continue // already applied: a replayed batch
-			}
-			ce, ok := e.Event.(customer.Event)
-			if !ok {
-				return fmt.Errorf("customer view %s: %s is not a customer event", id, e.Type)
-			}
-			if err := c.Apply(customer.Recorded{Event: ce, At: e.Meta.OccurredAt, By: e.Meta.Actor}); err != nil {
-				return fmt.Errorf("customer view %s: %w", id, err)
-			}
+		if err := projections.ApplyNew(c, byID[id]); err != nil {
+			return fmt.Errorf("customer view: %w", err)
 		}
 		after := viewOf(c.Snapshot())
 		js, err := json.Marshal(after)

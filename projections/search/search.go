@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -49,18 +48,7 @@ func searchable(d customer.Details) customer.Details {
 // members of values that are gone and adds those of new values, one ZREM and one
 // ZADD per key for the whole batch. An erased customer leaves the index entirely.
 func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
-	var ids []string
-	byID := map[string][]projections.Event{}
-	for _, e := range batch {
-		id, ok := strings.CutPrefix(e.Stream, "customer-")
-		if !ok || id == "numbers" {
-			continue
-		}
-		if _, seen := byID[id]; !seen {
-			ids = append(ids, id)
-		}
-		byID[id] = append(byID[id], e)
-	}
+	ids, byID := projections.CustomerBatch(batch)
 	if len(ids) == 0 {
 		return nil
 	}
@@ -76,17 +64,8 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details, Archived: d.Archived})
 			before = members(refOf(d.Number), values(d.Details))
 		}
-		for _, e := range byID[id] {
-			if e.Version <= c.Version() {
-				continue // already applied: a replayed batch
-			}
-			ce, ok := e.Event.(customer.Event)
-			if !ok {
-				return fmt.Errorf("search %s: %s is not a customer event", id, e.Type)
-			}
-			if err := c.Apply(customer.Recorded{Event: ce, At: e.Meta.OccurredAt, By: e.Meta.Actor}); err != nil {
-				return fmt.Errorf("search %s: %w", id, err)
-			}
+		if err := projections.ApplyNew(c, byID[id]); err != nil {
+			return fmt.Errorf("search: %w", err)
 		}
 		ref := refOf(c.Number())
 		var after []member

@@ -1,0 +1,46 @@
+package projections
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fieldservice/customer-service/domain/customer"
+)
+
+// Helpers for the read models of customers.
+
+// CustomerBatch groups a batch's customer events by customer id, in the order the
+// customers first appear; other streams (reservations, the number counter) are
+// left out.
+func CustomerBatch(batch []Event) (ids []string, events map[string][]Event) {
+	events = map[string][]Event{}
+	for _, e := range batch {
+		id, ok := strings.CutPrefix(e.Stream, "customer-")
+		if !ok || id == "numbers" {
+			continue
+		}
+		if _, seen := events[id]; !seen {
+			ids = append(ids, id)
+		}
+		events[id] = append(events[id], e)
+	}
+	return ids, events
+}
+
+// ApplyNew applies to c the events it has not seen yet (a replayed batch holds
+// some it has), through the aggregate's own Apply.
+func ApplyNew(c *customer.Customer, events []Event) error {
+	for _, e := range events {
+		if e.Version <= c.Version() {
+			continue
+		}
+		ce, ok := e.Event.(customer.Event)
+		if !ok {
+			return fmt.Errorf("customer %s: %s is not a customer event", c.ID(), e.Type)
+		}
+		if err := c.Apply(customer.Recorded{Event: ce, At: e.Meta.OccurredAt, By: e.Meta.Actor}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
@@ -35,35 +35,8 @@ type fixture struct {
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := embedded.Open(embedded.Config{Path: filepath.Join(dir, "events.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	ks, err := keys.Open(filepath.Join(dir, "keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ks.Close() })
-	masterRaw := keystore.GenerateMasterKey()
-	master, err := keystore.NewMasterKey(masterRaw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := keystore.NewKeyring(ks, master, keystore.KeyringOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := commands.New(context.Background(), commands.Config{Store: store, Keys: ring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cdc, err := codec.New(codec.Events, ring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fixture{app: app, store: store, keyStore: ks, keys: ring, masterRaw: masterRaw, codec: cdc}
+	w := commandstest.New(t)
+	return fixture{app: w.App, store: w.Store, keyStore: w.KeyStore, keys: w.Keys, masterRaw: w.MasterRaw, codec: w.Codec}
 }
 
 func details(email string) customer.Details {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,13 +13,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
-	"github.com/fieldservice/customer-service/keystore"
-	keys "github.com/fieldservice/customer-service/keystore/embedded"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/redistest"
@@ -36,25 +34,8 @@ type world struct {
 
 func newWorld(t *testing.T) world {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := embedded.Open(embedded.Config{Path: filepath.Join(dir, "events.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	ks, err := keys.Open(filepath.Join(dir, "keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ks.Close() })
-	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
-	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{})
-	app, err := commands.New(context.Background(), commands.Config{Store: store, Keys: ring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cdc, _ := codec.New(codec.Events, ring)
-	return world{app: app, store: store, codec: cdc}
+	w := commandstest.New(t)
+	return world{app: w.App, store: w.Store, codec: w.Codec}
 }
 
 // write registers n customers and edits every third, returning the last result.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,12 +12,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
-	"github.com/fieldservice/customer-service/keystore"
-	keys "github.com/fieldservice/customer-service/keystore/embedded"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/redistest"
@@ -38,24 +35,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, rdb *redis.Client) fixture {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := embedded.Open(embedded.Config{Path: filepath.Join(dir, "events.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	ks, err := keys.Open(filepath.Join(dir, "keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ks.Close() })
-	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
-	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{})
-	app, err := commands.New(context.Background(), commands.Config{Store: store, Keys: ring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cdc, _ := codec.New(codec.Events, ring)
+	w := commandstest.New(t)
+	app, store, cdc := w.App, w.Store, w.Codec
 	runner, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: customerview.Projector{},
 		CheckEvery: 50 * time.Millisecond})
 	if err != nil {

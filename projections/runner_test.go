@@ -17,40 +17,31 @@ import (
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
-	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
+	"github.com/fieldservice/customer-service/projections/projectionstest"
 	"github.com/fieldservice/customer-service/projections/redistest"
 )
 
 var coordinator = commands.Meta{Actor: actor.Actor{ID: "u-1", Name: "Dana", Role: actor.Coordinator}}
 
-type world struct {
-	app   *commands.App
-	store *embedded.Store
-	codec *codec.Codec
-}
+type world struct{ commandstest.World }
 
-func newWorld(t *testing.T) world {
-	t.Helper()
-	w := commandstest.New(t)
-	return world{app: w.App, store: w.Store, codec: w.Codec}
-}
+func newWorld(t *testing.T) world { return world{commandstest.New(t)} }
 
 // write registers n customers and edits every third, returning the last result.
 func (w world) write(t *testing.T, n int, tag string) commands.Result {
 	t.Helper()
 	var last commands.Result
 	for i := range n {
-		res, err := w.app.RegisterCustomer.Handle(context.Background(), commands.RegisterCustomer{Meta: coordinator,
+		res, err := w.App.RegisterCustomer.Handle(context.Background(), commands.RegisterCustomer{Meta: coordinator,
 			Details: customer.Details{Kind: customer.Company, BusinessName: fmt.Sprintf("%s %03d", tag, i), Email: fmt.Sprintf("%s%d@example.org", tag, i)}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		last = res
 		if i%3 == 0 {
-			if last, err = w.app.UpdateCustomer.Handle(context.Background(), commands.UpdateCustomer{Meta: coordinator, CustomerID: res.CustomerID,
+			if last, err = w.App.UpdateCustomer.Handle(context.Background(), commands.UpdateCustomer{Meta: coordinator, CustomerID: res.CustomerID,
 				Patch: customer.Patch{ServiceZone: ptr("Zone " + tag)}}); err != nil {
 				t.Fatal(err)
 			}
@@ -63,40 +54,13 @@ func ptr[T any](v T) *T { return &v }
 
 func (w world) runner(t *testing.T, rdb *redis.Client, batch int) *projections.Runner {
 	t.Helper()
-	r, err := projections.NewRunner(projections.Config{Store: w.store, Codec: w.codec, Redis: rdb, Projector: customerview.Projector{},
-		BatchSize: batch, CheckEvery: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return projectionstest.Runner(t, w.World, rdb, customerview.Projector{}, batch)
 }
 
-// start runs r until the test ends, or until the returned stop is called.
-func start(t *testing.T, r *projections.Runner) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-func waitFor(t *testing.T, r *projections.Runner, p eventstore.Position) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := r.WaitFor(ctx, p); err != nil {
-		t.Fatalf("the read model did not reach %v: %v (status %+v)", p, err, r.Status())
-	}
-}
+var (
+	start   = projectionstest.Start
+	waitFor = projectionstest.Sync
+)
 
 // digest hashes every key of the current generation, by its name without the
 // generation, and its value.

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
+	"github.com/fieldservice/customer-service/projections/projectionstest"
 	"github.com/fieldservice/customer-service/projections/redistest"
 )
 
@@ -36,27 +36,16 @@ type fixture struct {
 func newFixture(t *testing.T, rdb *redis.Client) fixture {
 	t.Helper()
 	w := commandstest.New(t)
-	app, store, cdc := w.App, w.Store, w.Codec
-	runner, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: customerview.Projector{},
-		CheckEvery: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); runner.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	app, store := w.App, w.Store
+	runner := projectionstest.Runner(t, w, rdb, customerview.Projector{}, 0)
+	projectionstest.Start(t, runner)
 	return fixture{app: app, store: store, runner: runner, rdb: rdb}
 }
 
 // sync waits until the view reflects res (read-your-writes).
 func (f fixture) sync(t *testing.T, res commands.Result) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := f.runner.WaitFor(ctx, res.Position); err != nil {
-		t.Fatalf("the view did not reach %v: %v (status %+v)", res.Position, err, f.runner.Status())
-	}
+	projectionstest.Sync(t, f.runner, res.Position)
 }
 
 func (f fixture) register(t *testing.T, d customer.Details) commands.Result {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/projectionstest"
 	"github.com/fieldservice/customer-service/projections/redistest"
 	"github.com/fieldservice/customer-service/projections/search"
 )
@@ -42,14 +42,8 @@ func newFixture(t *testing.T, rdb *redis.Client) *fixture {
 	t.Helper()
 	w := commandstest.New(t)
 	app, store, cdc := w.App, w.Store, w.Codec
-	runner, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: search.Projector{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); runner.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runner := projectionstest.Runner(t, w, rdb, search.Projector{}, 0)
+	projectionstest.Start(t, runner)
 	return &fixture{app: app, store: store, codec: cdc, runner: runner, rdb: rdb}
 }
 
@@ -70,11 +64,7 @@ func (f *fixture) did(t *testing.T) func(commands.Result, error) commands.Result
 // sync waits until the index reflects every command so far.
 func (f *fixture) sync(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := f.runner.WaitFor(ctx, f.last); err != nil {
-		t.Fatalf("index did not reach %v: %v", f.last, err)
-	}
+	projectionstest.Sync(t, f.runner, f.last)
 }
 
 // all returns every entry of a query, reading pages of size limit.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/eventstore/storetest"
 )
 
 // benchEvent is a typical edit, about 400 bytes stored, half of it personal.
@@ -92,35 +92,10 @@ func BenchmarkAppendEvents(b *testing.B) {
 						b.Error(err)
 					}
 				}
-				runWriters(b, writers, op)
+				storetest.Writers(b, writers, op)
 			})
 		}
 	}
-}
-
-// runWriters splits b.N operations over n goroutines released together and
-// reports the rate as ops/s.
-func runWriters(b *testing.B, n int, op func(writer, i int)) {
-	b.Helper()
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	per := (b.N + n - 1) / n
-	for w := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			for i := range per {
-				op(w, i)
-			}
-		}()
-	}
-	b.ResetTimer()
-	t0 := time.Now()
-	close(start)
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(per*n)/time.Since(t0).Seconds(), "ops/s")
 }
 
 // BenchmarkLoadEvents measures reading a customer of 1,000 events and replaying

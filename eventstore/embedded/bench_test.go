@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,37 +16,13 @@ import (
 
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/eventstore/storetest"
 )
 
 // payloadSize matches the probe: 400-byte values.
 const payloadSize = 400
 
 var payload = bytes.Repeat([]byte("x"), payloadSize)
-
-// runWriters splits b.N operations over n goroutines released together and reports
-// the rate as ops/s, the figure the targets are stated in.
-func runWriters(b *testing.B, n int, op func(writer, i int)) {
-	b.Helper()
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	per := (b.N + n - 1) / n
-	for w := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			for i := range per {
-				op(w, i)
-			}
-		}()
-	}
-	b.ResetTimer()
-	t0 := time.Now()
-	close(start)
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(per*n)/time.Since(t0).Seconds(), "ops/s")
-}
 
 // BenchmarkAppend measures durable appends of one 400-byte event through the store,
 // each writer on a stream of its own with an exact expected version.
@@ -64,7 +39,7 @@ func BenchmarkAppend(b *testing.B) {
 				streams[w] = "bench-" + uuid.NewString()
 			}
 			ctx := context.Background()
-			runWriters(b, writers, func(w, i int) {
+			storetest.Writers(b, writers, func(w, i int) {
 				e := eventstore.EventData{ID: uuid.Must(uuid.NewV7()), Type: "Benchmarked", Data: payload}
 				if _, err := s.Append(ctx, streams[w], eventstore.Exact(uint64(i)), e); err != nil {
 					b.Error(err)
@@ -95,7 +70,7 @@ func BenchmarkBoltFloor(b *testing.B) {
 	}
 	b.Run("update-per-put/writers=1", func(b *testing.B) {
 		db := open(b)
-		runWriters(b, 1, func(int, int) {
+		storetest.Writers(b, 1, func(int, int) {
 			if err := db.Update(put(next())); err != nil {
 				b.Error(err)
 			}
@@ -113,7 +88,7 @@ func BenchmarkBoltFloor(b *testing.B) {
 			if tune.size > 0 {
 				db.MaxBatchSize, db.MaxBatchDelay = tune.size, tune.delay
 			}
-			runWriters(b, 256, func(int, int) {
+			storetest.Writers(b, 256, func(int, int) {
 				if err := db.Batch(put(next())); err != nil {
 					b.Error(err)
 				}
@@ -130,7 +105,7 @@ func BenchmarkFsync(b *testing.B) {
 	}
 	defer f.Close()
 	page := make([]byte, 4096)
-	runWriters(b, 1, func(_, i int) {
+	storetest.Writers(b, 1, func(_, i int) {
 		if _, err := f.WriteAt(page, int64(i%256)*4096); err != nil {
 			b.Error(err)
 		}

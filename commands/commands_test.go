@@ -10,7 +10,6 @@ import (
 
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/commands/commandstest"
-	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
@@ -20,8 +19,8 @@ import (
 )
 
 var (
-	coordinator = commands.Meta{Actor: actor.Actor{ID: "u-1", Name: "Dana", Role: actor.Coordinator}, CorrelationID: "corr-1"}
-	technician  = commands.Meta{Actor: actor.Actor{ID: "u-2", Name: "Tom", Role: actor.Technician}}
+	coordinator = commandstest.Coordinator
+	technician  = commandstest.Technician
 )
 
 type fixture struct {

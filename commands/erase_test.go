@@ -13,13 +13,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldservice/customer-service/commands"
-	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
-var admin = commands.Meta{Actor: actor.Actor{ID: "u-0", Name: "Ada", Role: actor.Admin}}
+var admin = commandstest.Admin
 
 // person is a customer whose every personal value is distinctive enough that
 // finding it in a raw file cannot be chance.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/commands/commandstest"
-	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections"
@@ -23,7 +22,7 @@ import (
 	"github.com/fieldservice/customer-service/projections/redistest"
 )
 
-var coordinator = commands.Meta{Actor: actor.Actor{ID: "u-1", Name: "Dana", Role: actor.Coordinator}}
+var coordinator = commandstest.Coordinator
 
 type world struct{ commandstest.World }
 

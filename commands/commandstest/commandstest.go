@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/keystore"
@@ -58,3 +59,10 @@ func New(t testing.TB) World {
 	}
 	return World{App: app, Store: store, KeyStore: ks, Keys: ring, MasterRaw: raw, Codec: cdc}
 }
+
+// Who the tests act as, one per role.
+var (
+	Admin       = commands.Meta{Actor: actor.Actor{ID: "u-0", Name: "Ada", Role: actor.Admin}}
+	Coordinator = commands.Meta{Actor: actor.Actor{ID: "u-1", Name: "Dana", Role: actor.Coordinator}, CorrelationID: "corr-1"}
+	Technician  = commands.Meta{Actor: actor.Actor{ID: "u-2", Name: "Tom", Role: actor.Technician}}
+)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/commands/commandstest"
-	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/codec"
@@ -25,8 +24,8 @@ import (
 )
 
 var (
-	coordinator = commands.Meta{Actor: actor.Actor{ID: "u-1", Name: "Dana", Role: actor.Coordinator}}
-	admin       = commands.Meta{Actor: actor.Actor{ID: "u-0", Name: "Ada", Role: actor.Admin}}
+	coordinator = commandstest.Coordinator
+	admin       = commandstest.Admin
 )
 
 type fixture struct {

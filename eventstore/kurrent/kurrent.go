@@ -295,13 +295,11 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrStreamNotFound, err)
 	case esdb.ErrorCodeDeadlineExceeded:
 		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-	case esdb.ErrorCodeConnectionClosed, esdb.ErrorCodeNotLeader:
+	case esdb.ErrorCodeConnectionClosed, esdb.ErrorCodeNotLeader, esdb.ErrorUnavailable:
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
-	if st, ok := status.FromError(errors.Unwrap(err)); ok && st.Code() == codes.Unavailable {
-		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
-	}
-	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "Unavailable") {
+	// A dropped subscription reports the bare gRPC error.
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err

@@ -23,9 +23,9 @@ type Result struct {
 	Position eventstore.Position
 }
 
-// customerStream names a customer's stream. It holds no personal data: stream names
+// CustomerStream names a customer's stream. It holds no personal data: stream names
 // cannot be erased.
-func customerStream(id string) string { return "customer-" + id }
+func CustomerStream(id string) string { return "customer-" + id }
 
 // repository loads and saves customers.
 type repository struct {
@@ -46,7 +46,7 @@ type loaded struct {
 func (r repository) load(ctx context.Context, id string) (loaded, error) {
 	var history []customer.Recorded
 	var head codec.Head
-	for rec, err := range r.store.ReadStream(ctx, customerStream(id), eventstore.ReadOptions{}) {
+	for rec, err := range r.store.ReadStream(ctx, CustomerStream(id), eventstore.ReadOptions{}) {
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return loaded{Customer: customer.New(id)}, nil
 		}
@@ -87,11 +87,11 @@ func (r repository) save(ctx context.Context, c loaded, events []customer.Event,
 			res.Number = reg.Number
 		}
 	}
-	data, _, err := r.codec.Encode(ctx, codec.Batch{Stream: customerStream(c.ID()), Head: c.head, Subject: subject, NewSubject: c.Version() == 0}, meta, ce...)
+	data, _, err := r.codec.Encode(ctx, codec.Batch{Stream: CustomerStream(c.ID()), Head: c.head, Subject: subject, NewSubject: c.Version() == 0}, meta, ce...)
 	if err != nil {
 		return Result{}, fmt.Errorf("save customer %s: %w", c.ID(), err)
 	}
-	ar, err := r.store.Append(ctx, customerStream(c.ID()), eventstore.Exact(c.Version()), data...)
+	ar, err := r.store.Append(ctx, CustomerStream(c.ID()), eventstore.Exact(c.Version()), data...)
 	if errors.Is(err, eventstore.ErrWrongVersion) {
 		return Result{}, fmt.Errorf("customer %s: %w: %w", c.ID(), ErrConflict, err)
 	}

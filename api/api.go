@@ -1,0 +1,221 @@
+// Package api is the Customer service's HTTP API (gin): the /v1/customers
+// resource, bearer-token authentication, RFC 9457 problem answers, read-your-writes
+// through X-Min-Position, health, readiness, metrics and the OpenAPI document.
+//
+// Handlers stay thin: they decode, build a command or a read-model query, run it
+// and answer. Errors go to c.Error and one middleware (errors.go) maps them.
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/api/auth"
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+	"github.com/fieldservice/customer-service/projections"
+)
+
+// Config configures the API.
+type Config struct {
+	// App runs the commands. Required.
+	App *commands.App
+	// Store and Codec serve a customer's history and readiness. Required.
+	Store eventstore.Store
+	Codec *codec.Codec
+	// Redis holds the read models. Required.
+	Redis *redis.Client
+	// Views and Search run the customer view and the search index; reads wait on
+	// them for X-Min-Position, readiness checks them. Required.
+	Views, Search *projections.Runner
+	// Tokens authenticates bearer tokens. Required.
+	Tokens *auth.Tokens
+	// Metrics receives request figures. Default: a fresh NewMetrics.
+	Metrics *Metrics
+	// Logger gets one line per request (no bodies, no query strings). Default slog.Default().
+	Logger *slog.Logger
+	// MaxBody caps a request body. Default 64 KiB.
+	MaxBody int64
+	// MinPositionWait bounds how long a read waits for X-Min-Position before it
+	// answers 503. Default 5 s.
+	MinPositionWait time.Duration
+	// ReadyLag is how far behind the log a read model may be while /readyz still
+	// reports ready. Default 10 s.
+	ReadyLag time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = 64 << 10
+	}
+	if c.MinPositionWait == 0 {
+		c.MinPositionWait = 5 * time.Second
+	}
+	if c.ReadyLag == 0 {
+		c.ReadyLag = 10 * time.Second
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	for name, missing := range map[string]bool{"app": c.App == nil, "store": c.Store == nil, "codec": c.Codec == nil,
+		"redis": c.Redis == nil, "views runner": c.Views == nil, "search runner": c.Search == nil, "tokens": c.Tokens == nil} {
+		if missing {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	if c.MaxBody < 0 || c.MinPositionWait < 0 || c.ReadyLag < 0 {
+		errs = append(errs, errors.New("limits must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// server holds what the handlers share.
+type server struct {
+	cfg Config
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) } // no debug banner or route dump in logs
+
+// New returns the API's handler.
+func New(cfg Config) (http.Handler, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("api: invalid config: %w", err)
+	}
+	s := &server{cfg: cfg}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true // handlers pass c to the store and Redis: it carries the request's deadline
+	r.Use(s.requestID, s.logRequests, s.cfg.Metrics.observe, s.recover, problems)
+	r.NoRoute(func(c *gin.Context) {
+		_ = c.Error(&apiError{status: http.StatusNotFound, code: "not-found", title: "No such resource"})
+	})
+	r.NoMethod(func(c *gin.Context) {
+		_ = c.Error(&apiError{status: http.StatusMethodNotAllowed, code: "method-not-allowed", title: "Method not allowed"})
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
+	r.GET("/openapi.json", serveOpenAPI)
+
+	v1 := r.Group("/v1", s.authenticate)
+	readers := s.allow(actor.Admin, actor.Coordinator, actor.Technician, actor.Auditor)
+	v1.POST("/customers", s.register)
+	v1.GET("/customers", readers, s.listOrSearch)
+	v1.DELETE("/customers", noDelete)
+	v1.GET("/customers/:id", readers, s.get)
+	v1.PATCH("/customers/:id", s.update)
+	v1.DELETE("/customers/:id", noDelete)
+	v1.POST("/customers/:id/archive", s.archive)
+	v1.POST("/customers/:id/reenable", s.reenable)
+	v1.POST("/customers/:id/notes", s.addNote)
+	v1.GET("/customers/:id/history", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.history)
+	return r, nil
+}
+
+func noDelete(c *gin.Context) {
+	_ = c.Error(&apiError{status: http.StatusMethodNotAllowed, code: "customers-are-never-deleted", allow: "GET, PATCH",
+		title:  "Customers are never deleted",
+		detail: "every change is kept as an event; take a customer out of daily use with POST /v1/customers/{id}/archive, and bring it back with /reenable"})
+}
+
+const (
+	requestIDKey = "request_id"
+	actorKey     = "actor"
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID takes the caller's X-Request-Id when it is a plain token, else makes one.
+func (s *server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !requestIDPattern.MatchString(id) {
+		b := make([]byte, 8)
+		rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+// logRequests writes one line per request: never the query string (searches hold
+// personal data), a body or a token.
+func (s *server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	status := c.Writer.Status()
+	attrs := []slog.Attr{
+		slog.String("request_id", c.GetString(requestIDKey)),
+		slog.String("method", c.Request.Method),
+		slog.String("route", c.FullPath()),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+	}
+	if a, ok := c.Get(actorKey); ok {
+		attrs = append(attrs, slog.String("actor", a.(actor.Actor).ID))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+		if len(c.Errors) > 0 {
+			// Only server failures are logged with their text: the store's and Redis'
+			// errors name streams and keys, never personal values.
+			attrs = append(attrs, slog.String("error", c.Errors.Last().Error()))
+		}
+	}
+	s.cfg.Logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
+}
+
+// recover turns a panic into a 500 problem, logging the panic without the request.
+func (s *server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			_ = c.Error(fmt.Errorf("panic: %v", v))
+			c.Abort()
+			if !c.Writer.Written() {
+				writeProblem(c, problemOf(errors.New("panic")))
+			}
+		}
+	}()
+	c.Next()
+}
+
+func jsonEncoder(w io.Writer) *json.Encoder {
+	e := json.NewEncoder(w)
+	e.SetEscapeHTML(false)
+	return e
+}
+
+// respond writes v as JSON with status.
+func respond(c *gin.Context, status int, v any) {
+	c.Header("Content-Type", "application/json")
+	c.Header("Cache-Control", "no-store")
+	c.Status(status)
+	_ = jsonEncoder(c.Writer).Encode(v)
+}

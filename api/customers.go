@@ -1,0 +1,312 @@
+package api
+
+import (
+	"context"
+		"net/http"
+	"strconv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/customerview"
+)
+
+// written is the body of every write's answer: enough to read the write back
+// (id, ETag, position for X-Min-Position). An Idempotency-Key replay answers the
+// same body.
+type written struct {
+	ID       string `json:"id"`
+	Number   int64  `json:"number"`
+	Version  uint64 `json:"version"`
+	Position string `json:"position,omitempty"`
+}
+
+func (s *server) answerWrite(c *gin.Context, status int, res commands.Result) {
+	c.Header("ETag", etag(res.Version))
+	w := written{ID: res.CustomerID, Number: res.Number, Version: res.Version}
+	if !res.Position.IsZero() {
+		w.Position = res.Position.String()
+		c.Header("X-Position", w.Position)
+	}
+	respond(c, status, w)
+}
+
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+// customerID reads the :id path parameter, a UUID.
+func customerID(c *gin.Context) (string, error) {
+	id := c.Param("id")
+	if u, err := uuid.Parse(id); err != nil || u.String() != id {
+		return "", invalid(FieldProblem{Field: "path.id", Message: "must be a customer id (a lowercase UUID)"})
+	}
+	return id, nil
+}
+
+// ifMatch reads If-Match: the version the caller edited. required makes a missing
+// header a 428; "*" (any version) skips the check, as RFC 9110 has it.
+func ifMatch(c *gin.Context, required bool) (uint64, error) {
+	h := strings.TrimSpace(c.GetHeader("If-Match"))
+	switch {
+	case h == "" && required:
+		return 0, &apiError{status: http.StatusPreconditionRequired, code: "if-match-required",
+			title:  "If-Match is required",
+			detail: "send the ETag of the version you edited (GET the customer first), so that no concurrent edit is lost"}
+	case h == "" || h == "*":
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(strings.Trim(h, `"`), 10, 64)
+	if err != nil || v == 0 || strings.HasPrefix(h, "W/") {
+		return 0, invalid(FieldProblem{Field: "header.If-Match", Message: `must be the customer's ETag, like "3"`})
+	}
+	return v, nil
+}
+
+func (s *server) register(c *gin.Context) {
+	var d customer.Details
+	m, err := meta(c)
+	if err == nil {
+		err = decodeBody(c.Request, c.Writer, s.cfg.MaxBody, &d, false)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	res, err := s.cfg.App.RegisterCustomer.Handle(c, commands.RegisterCustomer{Meta: m, Details: d})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Location", "/v1/customers/"+res.CustomerID)
+	s.answerWrite(c, http.StatusCreated, res)
+}
+
+func (s *server) update(c *gin.Context) {
+	var p customer.Patch
+	id, err := customerID(c)
+	var seen uint64
+	if err == nil {
+		seen, err = ifMatch(c, true)
+	}
+	var m commands.Meta
+	if err == nil {
+		m, err = meta(c)
+	}
+	if err == nil {
+		err = decodeBody(c.Request, c.Writer, s.cfg.MaxBody, &p, true)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	res, err := s.cfg.App.UpdateCustomer.Handle(c, commands.UpdateCustomer{Meta: m, CustomerID: id, SeenVersion: seen, Patch: p})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.answerWrite(c, http.StatusOK, res)
+}
+
+type archiveBody struct {
+	Reason string `json:"reason"`
+}
+
+func (s *server) archive(c *gin.Context) {
+	var b archiveBody
+	s.lifecycle(c, &b, func(m commands.Meta, id string, seen uint64) (commands.Result, error) {
+		return s.cfg.App.ArchiveCustomer.Handle(c, commands.ArchiveCustomer{Meta: m, CustomerID: id, SeenVersion: seen, Reason: b.Reason})
+	})
+}
+
+func (s *server) reenable(c *gin.Context) {
+	s.lifecycle(c, nil, func(m commands.Meta, id string, seen uint64) (commands.Result, error) {
+		return s.cfg.App.ReenableCustomer.Handle(c, commands.ReenableCustomer{Meta: m, CustomerID: id, SeenVersion: seen})
+	})
+}
+
+// lifecycle runs archive and re-enable: optional If-Match, optional body.
+func (s *server) lifecycle(c *gin.Context, body any, run func(commands.Meta, string, uint64) (commands.Result, error)) {
+	id, err := customerID(c)
+	var seen uint64
+	if err == nil {
+		seen, err = ifMatch(c, false)
+	}
+	var m commands.Meta
+	if err == nil {
+		m, err = meta(c)
+	}
+	if err == nil && body != nil && c.Request.ContentLength != 0 {
+		err = decodeBody(c.Request, c.Writer, s.cfg.MaxBody, body, false)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	res, err := run(m, id, seen)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.answerWrite(c, http.StatusOK, res)
+}
+
+type noteBody struct {
+	Text string `json:"text"`
+}
+
+func (s *server) addNote(c *gin.Context) {
+	var b noteBody
+	id, err := customerID(c)
+	var m commands.Meta
+	if err == nil {
+		m, err = meta(c)
+	}
+	if err == nil {
+		err = decodeBody(c.Request, c.Writer, s.cfg.MaxBody, &b, false)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	res, err := s.cfg.App.AddNote.Handle(c, commands.AddNote{Meta: m, CustomerID: id, Text: b.Text})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.answerWrite(c, http.StatusCreated, res)
+}
+
+// minPosition makes a read wait, bounded, until r reflects the position the
+// caller names in X-Min-Position (or ?min_position=), e.g. its own last write.
+func (s *server) minPosition(c *gin.Context, r *projections.Runner) error {
+	h, field := c.GetHeader("X-Min-Position"), "header.X-Min-Position"
+	if h == "" {
+		h, field = c.Query("min_position"), "query.min_position"
+	}
+	if h == "" {
+		return nil
+	}
+	p, err := eventstore.ParsePosition(h)
+	if err != nil {
+		return invalid(FieldProblem{Field: field, Message: `must be a position a write returned, like "1042/1042"`})
+	}
+	ctx, cancel := context.WithTimeout(c, s.cfg.MinPositionWait)
+	defer cancel()
+	if err := r.WaitFor(ctx, p); err != nil {
+		if c.Request.Context().Err() != nil {
+			return err
+		}
+		return &apiError{status: http.StatusServiceUnavailable, code: "read-model-behind", retryAfter: time.Second,
+			title:  "The read model has not reached that position yet",
+			detail: "it reflects " + r.Status().Checkpoint.String() + "; retry shortly"}
+	}
+	return nil
+}
+
+func (s *server) get(c *gin.Context) {
+	id, err := customerID(c)
+	if err == nil {
+		err = s.minPosition(c, s.cfg.Views)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	v, ok, err := customerview.Get(c, s.cfg.Redis, id)
+	if err == nil && !ok {
+		err = commands.ErrCustomerNotFound
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	tag := etag(v.Version)
+	c.Header("ETag", tag)
+	if c.GetHeader("If-None-Match") == tag {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	respond(c, http.StatusOK, v)
+}
+
+// unknownParams names query parameters the endpoint does not have: a typo must
+// not silently widen a list.
+func unknownParams(c *gin.Context, known ...string) error {
+	var fields []FieldProblem
+	for k := range c.Request.URL.Query() {
+		if !slices.Contains(known, k) {
+			fields = append(fields, FieldProblem{Field: "query." + k, Message: "is not a parameter of this endpoint"})
+		}
+	}
+	if len(fields) > 0 {
+		return invalid(fields...)
+	}
+	return nil
+}
+
+func queryLimit(c *gin.Context) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > customerview.MaxLimit {
+		return 0, invalid(FieldProblem{Field: "query.limit", Message: "must be a whole number from 1 to 100"})
+	}
+	return n, nil
+}
+
+func queryBool(c *gin.Context, name string) (*bool, error) {
+	s, ok := c.GetQuery(name)
+	if !ok {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil || (s != "true" && s != "false") {
+		return nil, invalid(FieldProblem{Field: "query." + name, Message: "must be true or false"})
+	}
+	return &b, nil
+}
+
+type listPage struct {
+	Items []customerview.View `json:"items"`
+	Next  string              `json:"next,omitempty"`
+}
+
+func (s *server) listOrSearch(c *gin.Context) {
+	if _, ok := c.GetQuery("q"); ok {
+		s.search(c)
+		return
+	}
+	var q customerview.ListQuery
+	err := unknownParams(c, "archived", "type", "zone", "salesperson", "industry", "after", "limit", "min_position")
+	if err == nil {
+		q.Limit, err = queryLimit(c)
+	}
+	if err == nil {
+		q.Archived, err = queryBool(c, "archived")
+	}
+	if err == nil {
+		err = s.minPosition(c, s.cfg.Views)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	q.Type, q.Zone, q.Salesperson, q.Industry, q.After = c.Query("type"), c.Query("zone"), c.Query("salesperson"), c.Query("industry"), c.Query("after")
+	page, err := customerview.List(c, s.cfg.Redis, q)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if page.Items == nil {
+		page.Items = []customerview.View{}
+	}
+	respond(c, http.StatusOK, listPage{Items: page.Items, Next: page.Next})
+}

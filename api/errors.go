@@ -1,0 +1,175 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/projections/customerview"
+	"github.com/fieldservice/customer-service/projections/search"
+)
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Code is a stable machine-readable slug, the last segment of Type.
+	Code string `json:"code"`
+	// Errors lists every invalid field at once.
+	Errors []FieldProblem `json:"errors,omitempty"`
+	// OwnerID names the customer that holds a taken email.
+	OwnerID string `json:"owner_id,omitempty"`
+	// CurrentVersion is the customer's version when an edit was stale.
+	CurrentVersion uint64 `json:"current_version,omitempty"`
+	// RequestID ties the answer to the server's log line.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// FieldProblem is one invalid field: its path in the request body ("phones[1].number")
+// or parameter ("query.limit", "header.If-Match") and what is wrong with it.
+type FieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// problemTypeBase prefixes every problem type; the pages it names are in the
+// OpenAPI document's description of each code.
+const problemTypeBase = "https://customer-service.dev/problems/"
+
+// apiError is an error the API raises itself, with its status and slug.
+type apiError struct {
+	status int
+	code   string
+	title  string
+	detail string
+	fields []FieldProblem
+	// retryAfter, when set, becomes a Retry-After header.
+	retryAfter time.Duration
+	// allow, when set, becomes an Allow header (405).
+	allow string
+}
+
+func (e *apiError) Error() string {
+	if e.detail != "" {
+		return e.code + ": " + e.detail
+	}
+	return e.code
+}
+
+func invalid(fields ...FieldProblem) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "validation-failed", title: "The request is not valid", fields: fields}
+}
+
+// errNotReady: a read model cannot answer yet (rebuilding, Redis down).
+var errNotReady = &apiError{status: http.StatusServiceUnavailable, code: "read-model-unavailable",
+	title: "The read models are not available", detail: "they are being rebuilt or Redis is unreachable; retry shortly",
+	retryAfter: time.Second}
+
+// problemOf is the one place that maps errors, domain and application ones
+// included, to HTTP. It matches with errors.Is / errors.As only.
+func problemOf(err error) Problem {
+	var (
+		ae    *apiError
+		ve    *customer.ValidationError
+		stale *commands.StaleVersionError
+		taken *commands.EmailTakenError
+	)
+	switch {
+	case errors.As(err, &ae):
+		p := Problem{Status: ae.status, Code: ae.code, Title: ae.title, Detail: ae.detail, Errors: ae.fields}
+		return p
+	case errors.As(err, &ve):
+		p := Problem{Status: http.StatusUnprocessableEntity, Code: "validation-failed", Title: "The customer data is not valid"}
+		for _, f := range ve.Problems {
+			p.Errors = append(p.Errors, FieldProblem{Field: f.Path, Message: f.Message})
+		}
+		return p
+	case errors.As(err, &stale):
+		return Problem{Status: http.StatusPreconditionFailed, Code: "stale-version", Title: "The customer changed since it was read",
+			Detail:         fmt.Sprintf("If-Match named version %d; the customer is at version %d. Reload it and apply the edit again.", stale.Expected, stale.Actual),
+			CurrentVersion: stale.Actual}
+	case errors.As(err, &taken):
+		return Problem{Status: http.StatusConflict, Code: "email-taken", Title: "The email belongs to another customer",
+			Detail: "customer " + taken.OwnerID + " has this primary email", OwnerID: taken.OwnerID}
+	case errors.Is(err, commands.ErrCustomerNotFound), errors.Is(err, customer.ErrNotRegistered):
+		return Problem{Status: http.StatusNotFound, Code: "customer-not-found", Title: "No such customer"}
+	case errors.Is(err, commands.ErrConflict):
+		return Problem{Status: http.StatusConflict, Code: "conflict", Title: "A concurrent write won", Detail: "reload the customer and retry"}
+	case errors.Is(err, commands.ErrIdempotencyKeyReused):
+		return Problem{Status: http.StatusUnprocessableEntity, Code: "idempotency-key-reused", Title: "The Idempotency-Key was used for a different request",
+			Detail: "send a new key for a new request; a retry must repeat the first request exactly"}
+	case errors.Is(err, commands.ErrIdempotencyInProgress):
+		return Problem{Status: http.StatusConflict, Code: "idempotency-in-progress", Title: "A request with this Idempotency-Key is still running",
+			Detail: "retry shortly"}
+	case errors.Is(err, commands.ErrForbidden):
+		return Problem{Status: http.StatusForbidden, Code: "forbidden", Title: "Your role may not do this"}
+	case errors.Is(err, customer.ErrAlreadyArchived):
+		return Problem{Status: http.StatusConflict, Code: "already-archived", Title: "The customer is already archived"}
+	case errors.Is(err, customer.ErrNotArchived):
+		return Problem{Status: http.StatusConflict, Code: "not-archived", Title: "The customer is not archived", Detail: err.Error()}
+	case errors.Is(err, customer.ErrErased):
+		return Problem{Status: http.StatusGone, Code: "customer-erased", Title: "The customer's personal data was erased",
+			Detail: "an erased customer can be read but no longer changed"}
+	case errors.Is(err, search.ErrQueryTooShort):
+		return invalidProblem("query.q", err.Error())
+	case errors.Is(err, search.ErrBadCursor), errors.Is(err, customerview.ErrBadCursor):
+		return invalidProblem("query.after", "is not a cursor this list returned")
+	case errors.Is(err, search.ErrNotReady), errors.Is(err, customerview.ErrNotReady):
+		return problemOf(errNotReady)
+	case errors.As(err, new(net.Error)), errors.Is(err, syscall.ECONNREFUSED):
+		return problemOf(errNotReady) // Redis (or the store) is unreachable
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "unavailable", Title: "The request could not finish in time"}
+	}
+	return Problem{Status: http.StatusInternalServerError, Code: "internal", Title: "Internal error",
+		Detail: "the failure is logged with this request's id"}
+}
+
+func invalidProblem(field, message string) Problem {
+	return problemOf(invalid(FieldProblem{Field: field, Message: message}))
+}
+
+// problems is the middleware that answers for a handler that called c.Error.
+func problems(c *gin.Context) {
+	c.Next()
+	if len(c.Errors) == 0 || c.Writer.Written() {
+		return
+	}
+	err := c.Errors.Last().Err
+	p := problemOf(err)
+	var ae *apiError
+	if errors.As(err, &ae) {
+		if ae.retryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(ae.retryAfter.Seconds()+0.5)))
+		}
+		if ae.allow != "" {
+			c.Header("Allow", ae.allow)
+		}
+	}
+	if p.Status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", "1")
+	}
+	writeProblem(c, p)
+}
+
+func writeProblem(c *gin.Context, p Problem) {
+	p.Type = problemTypeBase + p.Code
+	p.Instance = c.Request.URL.Path
+	p.RequestID = c.GetString(requestIDKey)
+	c.Header("Content-Type", "application/problem+json")
+	c.Header("Cache-Control", "no-store")
+	c.Status(p.Status)
+	_ = jsonEncoder(c.Writer).Encode(p)
+}

@@ -1,0 +1,88 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/projections"
+)
+
+// healthz says the process serves HTTP; it checks nothing else, so that an
+// orchestrator does not restart a server that is only waiting for Redis.
+func (s *server) healthz(c *gin.Context) {
+	respond(c, http.StatusOK, gin.H{"status": "ok"})
+}
+
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// readyz says whether this instance can answer correctly now: the store and
+// Redis answer, and each read model exists and is within ReadyLag of the log.
+func (s *server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	defer cancel()
+	var checks []check
+	last, err := s.cfg.Store.LastPosition(ctx)
+	checks = append(checks, result("eventstore", err))
+	checks = append(checks, result("redis", s.cfg.Redis.Ping(ctx).Err()))
+	for _, r := range []*projections.Runner{s.cfg.Views, s.cfg.Search} {
+		checks = append(checks, s.projection(ctx, r, last, err == nil))
+	}
+	status, state := http.StatusOK, "ready"
+	for _, ch := range checks {
+		if !ch.OK {
+			status, state = http.StatusServiceUnavailable, "unready"
+		}
+	}
+	if status != http.StatusOK {
+		c.Header("Retry-After", "1")
+	}
+	respond(c, status, gin.H{"status": state, "checks": checks})
+}
+
+func result(name string, err error) check {
+	if err != nil {
+		return check{Name: name, Detail: "unreachable"}
+	}
+	return check{Name: name, OK: true}
+}
+
+// projection is ready when its generation exists in Redis (it is gone after a
+// FLUSHALL until the runner rebuilds it) and it is caught up with the log, or
+// behind it by less than ReadyLag: the age of the oldest event it has not
+// projected yet.
+func (s *server) projection(ctx context.Context, r *projections.Runner, last eventstore.Position, storeOK bool) check {
+	st := r.Status()
+	ch := check{Name: "projection " + st.Name}
+	_, exists, err := projections.CurrentKeys(ctx, s.cfg.Redis, st.Name)
+	switch {
+	case err != nil || !exists || !st.Running:
+		ch.Detail = "rebuilding or waiting for Redis"
+		return ch
+	case !storeOK || st.Checkpoint.Compare(last) >= 0:
+		ch.OK = storeOK
+		return ch
+	}
+	for rec, err := range s.cfg.Store.ReadAll(ctx, st.Checkpoint, 2) {
+		if err != nil {
+			ch.Detail = "cannot read the log"
+			return ch
+		}
+		if rec.Position.Compare(st.Checkpoint) > 0 {
+			lag := time.Since(rec.RecordedAt)
+			ch.OK = lag <= s.cfg.ReadyLag
+			ch.Detail = fmt.Sprintf("behind the log by %s", lag.Round(time.Millisecond))
+			return ch
+		}
+	}
+	ch.OK = true
+	return ch
+}

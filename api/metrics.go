@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/projections"
+)
+
+// Metrics holds what /metrics exposes (Prometheus): request latency by route,
+// store append latency, and each projection's checkpoint, lag and rate.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.HistogramVec
+	appends  *prometheus.HistogramVec
+}
+
+// NewMetrics returns a fresh registry with the Go runtime and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "customerd_http_request_duration_seconds",
+			Help:    "HTTP request latency by method, route template and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route", "status"}),
+		appends: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "customerd_store_append_duration_seconds",
+			Help:    "Event store append latency (until durable), by outcome.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.appends, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Store wraps s so that every append's latency is observed.
+func (m *Metrics) Store(s eventstore.Store) eventstore.Store { return timedStore{s, m.appends} }
+
+type timedStore struct {
+	eventstore.Store
+	h *prometheus.HistogramVec
+}
+
+func (s timedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	start := time.Now()
+	res, err := s.Store.Append(ctx, stream, expected, events...)
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	s.h.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+// Runners exposes the figures of each projection runner.
+func (m *Metrics) Runners(rs ...*projections.Runner) {
+	for _, r := range rs {
+		labels := prometheus.Labels{"projection": r.Status().Name}
+		gauge := func(name, help string, f func(projections.Status) float64) {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
+				func() float64 { return f(r.Status()) }))
+		}
+		gauge("customerd_projection_lag_seconds", "Age of the last projected event while more are queued.",
+			func(s projections.Status) float64 { return s.Lag.Seconds() })
+		gauge("customerd_projection_queued_events", "Events received and not yet projected.",
+			func(s projections.Status) float64 { return float64(s.Queued) })
+		gauge("customerd_projection_checkpoint_commit", "Commit part of the position the read model reflects.",
+			func(s projections.Status) float64 { return float64(s.Checkpoint.Commit) })
+		gauge("customerd_projection_events_per_second", "Recent projection rate.",
+			func(s projections.Status) float64 { return s.EventsPerSecond })
+		gauge("customerd_projection_running", "1 while the runner is connected and projecting.",
+			func(s projections.Status) float64 { return boolFloat(s.Running) })
+		gauge("customerd_projection_generation", "Key generation of the read model.",
+			func(s projections.Status) float64 { return float64(s.Generation) })
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// observe is the middleware that times requests by route template (never the raw
+// path: it may hold ids, and its query personal data).
+func (m *Metrics) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
+}

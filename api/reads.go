@@ -1,0 +1,131 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/projections/customerview"
+	"github.com/fieldservice/customer-service/projections/search"
+)
+
+// searchItem is one search result: a customer at one of its addresses.
+type searchItem struct {
+	CustomerID   string            `json:"customer_id"`
+	Number       int64             `json:"number"`
+	DisplayName  string            `json:"display_name"`
+	Kind         string            `json:"kind"`
+	Archived     bool              `json:"archived"`
+	Email        string            `json:"email,omitempty"`
+	Phone        string            `json:"phone,omitempty"`
+	Address      *customer.Address `json:"address,omitempty"`
+	AddressIndex *int              `json:"address_index,omitempty"`
+	// MatchedField names what matched (name, email, phone, street), Match how
+	// well (exact, prefix, infix): the order of the results.
+	MatchedField string `json:"matched_field"`
+	Match        string `json:"match"`
+}
+
+type searchPage struct {
+	Query string       `json:"query"`
+	Items []searchItem `json:"items"`
+	Next  string       `json:"next,omitempty"`
+}
+
+func (s *server) search(c *gin.Context) {
+	req := search.Request{Query: c.Query("q"), After: c.Query("after")}
+	err := unknownParams(c, "q", "include_archived", "after", "limit", "min_position")
+	if err == nil {
+		req.Limit, err = queryLimit(c)
+	}
+	var archived *bool
+	if err == nil {
+		archived, err = queryBool(c, "include_archived")
+	}
+	if err == nil {
+		err = s.minPosition(c, s.cfg.Search)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	req.IncludeArchived = archived != nil && *archived
+	res, err := search.Search(c, s.cfg.Redis, req)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	page := searchPage{Query: req.Query, Items: make([]searchItem, 0, len(res.Entries)), Next: res.Next}
+	for _, e := range res.Entries {
+		it := searchItem{CustomerID: e.CustomerID, Number: e.Number, DisplayName: e.DisplayName, Kind: e.Kind.String(),
+			Archived: e.Archived, Email: e.Email, Phone: e.Phone, Address: e.Address,
+			MatchedField: string(e.Field), Match: e.Class.String()}
+		if e.AddressIndex >= 0 {
+			it.AddressIndex = &e.AddressIndex
+		}
+		page.Items = append(page.Items, it)
+	}
+	respond(c, http.StatusOK, page)
+}
+
+// historyEvent is one event of a customer's history, as an auditor reads it.
+type historyEvent struct {
+	Version    uint64             `json:"version"`
+	Position   string             `json:"position"`
+	Type       string             `json:"type"`
+	OccurredAt time.Time          `json:"occurred_at"`
+	RecordedAt time.Time          `json:"recorded_at"`
+	Actor      customerview.Actor `json:"actor"`
+	// Data is the event's payload; its personal fields are empty once erased.
+	Data          json.RawMessage `json:"data"`
+	Erased        bool            `json:"erased,omitempty"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Hash          string          `json:"hash"`
+	PrevHash      string          `json:"prev_hash"`
+}
+
+type historyPage struct {
+	CustomerID string         `json:"customer_id"`
+	Events     []historyEvent `json:"events"`
+}
+
+// history reads a customer's events from the store itself, not a read model: it
+// is the record, and it is always current.
+func (s *server) history(c *gin.Context) {
+	id, err := customerID(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	page := historyPage{CustomerID: id, Events: []historyEvent{}}
+	for rec, err := range s.cfg.Store.ReadStream(c, commands.CustomerStream(id), eventstore.ReadOptions{}) {
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			err = commands.ErrCustomerNotFound
+		}
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		ev, md, err := s.cfg.Codec.Decode(c, rec)
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		data, err := json.Marshal(ev)
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		page.Events = append(page.Events, historyEvent{Version: rec.Version, Position: rec.Position.String(), Type: rec.Type,
+			OccurredAt: md.OccurredAt, RecordedAt: rec.RecordedAt,
+			Actor: customerview.Actor{ID: md.Actor.ID, Name: md.Actor.Name, Role: md.Actor.Role.String()},
+			Data:  data, Erased: md.Erased, CorrelationID: md.CorrelationID, Hash: md.Hash.String(), PrevHash: md.PrevHash.String()})
+	}
+	respond(c, http.StatusOK, page)
+}

@@ -1,0 +1,218 @@
+// Command customerd serves the Customer service's HTTP API.
+//
+// With no flags it runs the embedded mode: events in a bbolt file under ./data,
+// read models in an in-process Redis-protocol server rebuilt from the log at
+// start, listening on 127.0.0.1:8080. --eventstore and --redis point it at
+// KurrentDB and a real Redis instead. customerd --help lists every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/api"
+	"github.com/fieldservice/customer-service/api/auth"
+	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/eventstore/codec"
+	"github.com/fieldservice/customer-service/eventstore/embedded"
+	"github.com/fieldservice/customer-service/eventstore/kurrent"
+	"github.com/fieldservice/customer-service/keystore"
+	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
+	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/customerview"
+	"github.com/fieldservice/customer-service/projections/search"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "customerd:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("customerd stopped", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down in order: stop taking requests and
+// finish those in flight, stop the projections, close the stores.
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	master, err := masterKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	keyStore, err := keyfile.Open(filepath.Join(cfg.Data, "keys.db"))
+	if err != nil {
+		return err
+	}
+	defer keyStore.Close()
+	keys, err := keystore.NewKeyring(keyStore, master, keystore.KeyringOptions{})
+	if err != nil {
+		return err
+	}
+	metrics := api.NewMetrics()
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	store = metrics.Store(store)
+
+	app, err := commands.New(ctx, commands.Config{Store: store, Keys: keys, PhoneRegion: cfg.PhoneRegion})
+	if err != nil {
+		return err
+	}
+	cdc, err := codec.New(codec.Events, keys)
+	if err != nil {
+		return err
+	}
+	rdb, closeRedis, err := openRedis(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	runners := map[string]*projections.Runner{}
+	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}} {
+		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p})
+		if err != nil {
+			return err
+		}
+		runners[p.Name()] = r
+	}
+	views, index := runners[customerview.Name], runners[search.Name]
+	metrics.Runners(views, index)
+
+	created, err := auth.Bootstrap(cfg.Tokens, filepath.Join(cfg.Data, "admin.token"), time.Now())
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("created the first admin token; read it from the file, then keep it safe or revoke it with customerctl",
+			"file", filepath.Join(cfg.Data, "admin.token"))
+	}
+	tokens, err := auth.Open(cfg.Tokens)
+	if err != nil {
+		return err
+	}
+	handler, err := api.New(api.Config{App: app, Store: store, Codec: cdc, Redis: rdb, Views: views, Search: index,
+		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
+		ReadyLag: cfg.ReadyLag})
+	if err != nil {
+		return err
+	}
+
+	projCtx, stopProjections := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Go(func() { _ = r.Run(projCtx) })
+	}
+	defer func() { stopProjections(); wg.Wait() }()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("customerd serving", "addr", ln.Addr().String(), "data", cfg.Data, "eventstore", storeKind(cfg),
+		"redis", redisKind(cfg), "tokens", cfg.Tokens)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func masterKey(cfg config, log *slog.Logger) (*keystore.MasterKey, error) {
+	if v := os.Getenv(masterKeyEnv); v != "" {
+		k, err := keystore.ParseMasterKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", masterKeyEnv, err)
+		}
+		return k, nil
+	}
+	k, created, err := keystore.LoadOrCreateMasterKeyFile(cfg.MasterKeyFile)
+	if created {
+		log.Warn("created a new master key; back it up apart from the data: without it no personal data can be read",
+			"file", cfg.MasterKeyFile)
+	}
+	return k, err
+}
+
+func openStore(ctx context.Context, cfg config) (eventstore.Store, error) {
+	if cfg.EventStore == "" {
+		return embedded.Open(embedded.Config{Path: filepath.Join(cfg.Data, "events.db")})
+	}
+	return kurrent.Open(ctx, kurrent.Config{URL: cfg.EventStore, StreamPrefixes: []string{"customer-", "email-", "idempotency-"}})
+}
+
+// openRedis connects to the configured Redis, or starts the in-process one.
+func openRedis(cfg config, log *slog.Logger) (*redis.Client, func(), error) {
+	if cfg.Redis != "" {
+		opts, err := redis.ParseURL(cfg.Redis)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		return rdb, func() { rdb.Close() }, nil
+	}
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, nil, fmt.Errorf("in-process redis: %w", err)
+	}
+	log.Debug("in-process redis", "addr", m.Addr())
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	return rdb, func() { rdb.Close(); m.Close() }, nil
+}
+
+func storeKind(cfg config) string {
+	if cfg.EventStore == "" {
+		return "embedded"
+	}
+	return "kurrentdb"
+}
+
+func redisKind(cfg config) string {
+	if cfg.Redis == "" {
+		return "in-process"
+	}
+	return "external"
+}

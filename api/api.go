@@ -104,6 +104,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("api: invalid config: %w", err)
 	}
 	s := &server{cfg: cfg}
+	cfg.Metrics.Runners(cfg.Views, cfg.Search)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true // handlers pass c to the store and Redis: it carries the request's deadline

@@ -2,9 +2,9 @@ package api
 
 import (
 	"context"
-		"net/http"
-	"strconv"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 

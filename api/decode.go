@@ -186,7 +186,12 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	return keys
 }
 
+// join appends a member name to a path; a name that would make the path
+// ambiguous (empty, or holding . [ ] ") is quoted in brackets.
 func join(path, name string) string {
+	if name == "" || strings.ContainsAny(name, `.[]"`) {
+		return path + "[" + strconv.Quote(name) + "]"
+	}
 	if path == "" {
 		return name
 	}

@@ -106,7 +106,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		runners[p.Name()] = r
 	}
 	views, index := runners[customerview.Name], runners[search.Name]
-	metrics.Runners(views, index)
 
 	created, err := auth.Bootstrap(cfg.Tokens, filepath.Join(cfg.Data, "admin.token"), time.Now())
 	if err != nil {

@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fieldservice/customer-service/test/synthetic"
+
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
@@ -198,14 +200,14 @@ func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g := newGenerator(uint64(w) + 1)
+			g := synthetic.NewGenerator(uint64(w) + 1)
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
 				}
 				id := uuid.Must(uuid.NewV7())
-				d := g.customer(i)
+				d := g.Customer(i)
 				data, _, err := cdc.Encode(ctx, codec.Batch{Stream: "customer-" + id.String(), Subject: id, NewSubject: true},
 					codec.Metadata{OccurredAt: time.Now(), Actor: by}, customer.Registered{CustomerID: id.String(), Number: int64(i + 1), Details: d})
 				check(err)

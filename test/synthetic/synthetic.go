@@ -1,4 +1,6 @@
-package main
+// Package synthetic makes realistic customers for load tools: common names
+// common (Zipf), about 30% businesses, 1–2 emails, 1–2 phones, 1–3 addresses.
+package synthetic
 
 import (
 	"fmt"
@@ -7,9 +9,6 @@ import (
 
 	"github.com/fieldservice/customer-service/domain/customer"
 )
-
-// Synthetic customers: common names common (Zipf), about 30% businesses, 1–2
-// emails, 1–2 phones, 1–3 addresses.
 
 var (
 	firstNames    = strings.Fields(`James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara Richard Susan Joseph Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel Nancy Matthew Betty Anthony Margaret Mark Sandra Donald Ashley Steven Kimberly Paul Emily Andrew Donna Joshua Michelle Kenneth Carol Kevin Amanda Brian Dorothy George Melissa Timothy Deborah Ronald Stephanie Edward Rebecca Jason Sharon Jeffrey Laura Ryan Cynthia Jacob Kathleen Gary Amy Nicholas Angela Eric Shirley Jonathan Anna Stephen Brenda Larry Pamela Justin Emma Scott Nicole Brandon Helen Benjamin Samantha Samuel Katherine Gregory Christine Alexander Debra Frank Rachel Patrick Carolyn Raymond Janet Jack Catherine Dennis Maria Jerry Heather Tyler Diane José Zoë Jürgen Søren Björn Chloé Renée Noël François Łukasz`)
@@ -31,18 +30,21 @@ func newZipf(r *rand.Rand, n int) zipf { return zipf{rand.NewZipf(r, 1.1, 2, uin
 
 func (z zipf) pick(xs []string) string { return xs[int(z.z.Uint64())%len(xs)] }
 
-type generator struct {
+// Generator makes customers; it is not safe for concurrent use.
+type Generator struct {
 	r                              *rand.Rand
 	first, last, street, domain, b zipf
 }
 
-func newGenerator(seed uint64) *generator {
+// NewGenerator returns a generator; the same seed makes the same customers.
+func NewGenerator(seed uint64) *Generator {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	return &generator{r: r, first: newZipf(r, len(firstNames)), last: newZipf(r, len(lastNames)),
+	return &Generator{r: r, first: newZipf(r, len(firstNames)), last: newZipf(r, len(lastNames)),
 		street: newZipf(r, len(streetNames)), domain: newZipf(r, len(domains)), b: newZipf(r, len(businessWords))}
 }
 
-func (g *generator) customer(n int) customer.Details {
+// Customer makes customer number n (n keeps emails unique).
+func (g *Generator) Customer(n int) customer.Details {
 	r := g.r
 	first, last := g.first.pick(firstNames), g.last.pick(lastNames)
 	d := customer.Details{Kind: customer.Person, FirstName: first, LastName: last}

@@ -78,10 +78,13 @@ func (c *Config) setDefaults() {
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var errs []error
-	for name, missing := range map[string]bool{"app": c.App == nil, "store": c.Store == nil, "codec": c.Codec == nil,
-		"redis": c.Redis == nil, "views runner": c.Views == nil, "search runner": c.Search == nil, "tokens": c.Tokens == nil} {
-		if missing {
-			errs = append(errs, fmt.Errorf("%s is required", name))
+	for _, r := range []struct {
+		name    string
+		missing bool
+	}{{"app", c.App == nil}, {"store", c.Store == nil}, {"codec", c.Codec == nil}, {"redis", c.Redis == nil},
+		{"views runner", c.Views == nil}, {"search runner", c.Search == nil}, {"tokens", c.Tokens == nil}} {
+		if r.missing {
+			errs = append(errs, fmt.Errorf("%s is required", r.name))
 		}
 	}
 	if c.MaxBody < 0 || c.MinPositionWait < 0 || c.ReadyLag < 0 {
@@ -173,7 +176,7 @@ func (s *server) logRequests(c *gin.Context) {
 		slog.String("method", c.Request.Method),
 		slog.String("route", c.FullPath()),
 		slog.Int("status", status),
-		slog.Duration("duration", time.Since(start)),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 	}
 	if a, ok := c.Get(actorKey); ok {
 		attrs = append(attrs, slog.String("actor", a.(actor.Actor).ID))

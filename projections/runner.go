@@ -160,23 +160,19 @@ func (r *Runner) Run(ctx context.Context) error {
 // data): the next run reloads it.
 var errRestart = errors.New("projections: read model changed under the runner")
 
-// load reads (or creates) the current generation and its checkpoint.
+// load reads (or builds) the current generation and its checkpoint.
 func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, error) {
 	name := r.cfg.Projector.Name()
 	rdb := r.cfg.Redis
 	gen, err := rdb.Get(ctx, genKey(name)).Int64()
 	if errors.Is(err, redis.Nil) {
-		// A first build, or Redis lost its data: build from the start, in a
-		// generation no earlier run used (stale keys of it may survive a partial
-		// flush).
-		gen = r.cfg.Clock().UnixNano()
-		ok, err := rdb.SetNX(ctx, genKey(name), gen, 0).Result()
-		if err != nil {
+		// A first build, or Redis lost its data: build a new generation aside and
+		// make it current only once it has caught up with the log, so that readers
+		// get "not built yet" meanwhile, never a half-built model.
+		if err := r.Rebuild(ctx); err != nil {
 			return Keys{}, 0, eventstore.Position{}, err
 		}
-		if !ok {
-			return r.load(ctx) // another runner made one just now
-		}
+		return r.load(ctx)
 	} else if err != nil {
 		return Keys{}, 0, eventstore.Position{}, err
 	}

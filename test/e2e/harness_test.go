@@ -75,7 +75,12 @@ func startServer(t *testing.T, embedded bool, extra ...string) *server {
 		s.args = append(s.args, "--redis", "redis://"+s.redis.Addr)
 	}
 	s.start(t)
-	t.Cleanup(func() { s.kill(syscall.SIGKILL) })
+	t.Cleanup(func() {
+		s.kill(syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("customerd's log:\n%s", s.logs)
+		}
+	})
 	b, err := os.ReadFile(filepath.Join(s.data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.HistogramVec
 	appends  *prometheus.HistogramVec
+	inFlight prometheus.Gauge
 }
 
 // NewMetrics returns a fresh registry with the Go runtime and process collectors.
@@ -37,8 +38,12 @@ func NewMetrics() *Metrics {
 			Help:    "Event store append latency (until durable), by outcome.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"outcome"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "customerd_http_requests_in_flight",
+			Help: "Requests being served now.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.appends, collectors.NewGoCollector(),
+	m.reg.MustRegister(m.requests, m.appends, m.inFlight, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -101,6 +106,8 @@ func boolFloat(b bool) float64 {
 // path: it may hold ids, and its query personal data).
 func (m *Metrics) observe(c *gin.Context) {
 	start := time.Now()
+	m.inFlight.Inc()
+	defer m.inFlight.Dec()
 	c.Next()
 	route := c.FullPath()
 	if route == "" {

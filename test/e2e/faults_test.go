@@ -153,7 +153,7 @@ func (s *server) servesAgain(t *testing.T, w write) {
 func (s *server) metric(t *testing.T, series string) float64 {
 	t.Helper()
 	a := s.do(t, "GET", "/metrics", "", nil, nil)
-	m := regexp.MustCompile(regexp.QuoteMeta(series) + ` (\S+)`).FindSubmatch(a.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)`).FindSubmatch(a.Body)
 	if m == nil {
 		t.Fatalf("/metrics has no %s", series)
 	}
@@ -179,5 +179,31 @@ func TestEmbeddedModeKeepsDataAcrossRestarts(t *testing.T) {
 	}
 	if _, err := eventstore.ParsePosition(w.Position); err != nil {
 		t.Fatalf("the write's position %q does not parse: %v", w.Position, err)
+	}
+}
+
+// TestGracefulShutdownFinishesRequestsInFlight: SIGTERM while a read waits for a
+// position the log never reaches; the read still gets its answer (the bounded
+// wait's 503), not a dropped connection, and customerd exits cleanly.
+func TestGracefulShutdownFinishesRequestsInFlight(t *testing.T) {
+	s := startServer(t, true, "--min-position-wait", "2s")
+	type result struct {
+		a   answer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := s.call("GET", "/v1/customers", s.admin, nil, map[string]string{"X-Min-Position": "999999/999999"})
+		done <- result{a, err}
+	}()
+	eventually(t, 10*time.Second, "the read to be in flight", func() bool {
+		return s.metric(t, "customerd_http_requests_in_flight") >= 2 // the read and this scrape
+	})
+	if err := s.kill(syscall.SIGTERM); err != nil {
+		t.Fatalf("customerd did not exit cleanly: %v", err)
+	}
+	r := <-done
+	if r.err != nil || r.a.Status != http.StatusServiceUnavailable {
+		t.Fatalf("the request in flight got %v %d %s, want its 503", r.err, r.a.Status, r.a.Body)
 	}
 }

@@ -19,11 +19,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fieldservice/customer-service/test/latency"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -174,7 +175,7 @@ func measure(mode string, n, clients int, searchFor time.Duration) {
 		res  result
 	}{{"register via commands/", direct}, {"register via HTTP", overHTTP},
 		{"search via read model", searchDirect}, {"search via HTTP", searchHTTP}} {
-		fmt.Printf("%-28s %10.0f %10s %10s\n", r.name, r.res.rate, pct(r.res.lat, 50), pct(r.res.lat, 99))
+		fmt.Printf("%-28s %10.0f %10s %10s\n", r.name, r.res.rate, latency.Percentile(r.res.lat, 50), latency.Percentile(r.res.lat, 99))
 	}
 }
 
@@ -289,15 +290,6 @@ func urlQuery(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[min(len(s)-1, len(s)*p/100)].Round(time.Microsecond)
 }
 
 func check(err error) {

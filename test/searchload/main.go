@@ -18,12 +18,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fieldservice/customer-service/test/latency"
 
 	"github.com/fieldservice/customer-service/test/synthetic"
 
@@ -137,7 +138,7 @@ func main() {
 			matched++
 		}
 	}
-	fmt.Printf("search, 1 client, %d queries (%d with results): p50 %s, p99 %s\n", len(queries), matched, pct(lat, 50), pct(lat, 99))
+	fmt.Printf("search, 1 client, %d queries (%d with results): p50 %s, p99 %s\n", len(queries), matched, latency.Percentile(lat, 50), latency.Percentile(lat, 99))
 	qps := throughput(ctx, rdb, queries, *clients, 10*time.Second)
 	fmt.Printf("search, %d clients: %.0f queries/s\n", *clients, qps)
 	if *cpuprofile != "" {
@@ -149,14 +150,14 @@ func main() {
 		pgLat, err := postgresBaseline(ctx, *pg, store, cdc, queries)
 		check(err)
 		fmt.Printf("PostgreSQL pg_trgm, 1 client: p50 %s, p99 %s; Redis is %.0fx faster at p99\n",
-			pct(pgLat, 50), pct(pgLat, 99), float64(pct(pgLat, 99))/float64(pct(lat, 99)))
+			latency.Percentile(pgLat, 50), latency.Percentile(pgLat, 99), float64(latency.Percentile(pgLat, 99))/float64(latency.Percentile(lat, 99)))
 	}
 
 	// 5. Append-to-searchable lag under a steady command rate.
 	app, err := commands.New(ctx, commands.Config{Store: store, Keys: ring})
 	check(err)
 	lags := measureLag(ctx, app, runners[0], ids, *lagRate, 10*time.Second)
-	fmt.Printf("append-to-searchable lag at %d commands/s: p50 %s, p99 %s (%d commands)\n", *lagRate, pct(lags, 50), pct(lags, 99), len(lags))
+	fmt.Printf("append-to-searchable lag at %d commands/s: p50 %s, p99 %s (%d commands)\n", *lagRate, latency.Percentile(lags, 50), latency.Percentile(lags, 99), len(lags))
 }
 
 func check(err error) {
@@ -175,15 +176,6 @@ func usedMemory(ctx context.Context, rdb *redis.Client) int64 {
 		}
 	}
 	return 0
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[min(len(s)-1, len(s)*p/100)].Round(time.Microsecond)
 }
 
 // writeLog appends one CustomerRegistered per customer from 256 writers and

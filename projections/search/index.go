@@ -3,29 +3,37 @@
 // any email, any phone number (on its digits) or any street address, case- and
 // accent-insensitively. Results are one entry per customer address, ranked exact
 // (a whole value equals the query), then prefix (a word starts with it), then
-// infix, each naming the field that matched.
+// infix, by customer number within a rank, each naming the field that matched.
 //
-// Plain Redis structures (no modules). Every indexed value is folded
-// (textkey.Fold; phones to their digits) and each of its suffixes of at least four
-// bytes is a member "<suffix>\x00<ref>\x00<field>" of a sorted set with all
-// scores 0, so ZRANGE BYLEX finds the members that start with the query. A ref is
-// the customer number in base 36: members are many, ids are long.
+// Plain Redis structures (no modules), sized for a million customers in about a
+// kilobyte each. Every indexed value is folded (textkey.Fold; phones to their
+// digits) and cut into grams, its 4-byte windows. A posting is a Redis string of
+// the sorted, distinct customer numbers (4 bytes each, big-endian) whose values
+// hold a gram, in one of four families:
 //
-//	w:<first 4 bytes>   suffixes that start a word (offset 0, or after a separator)
-//	i:<first 4 bytes>   the other suffixes: infix matches
-//	d:<ref>             the customer's searchable state and display payload, JSON
-//	r:<customer id>     the customer's ref, for the projector
+//	g:<gram>   the gram anywhere in a value
+//	s:<gram>   the gram where a word starts (a value's start, or after a separator)
+//	b:<gram>   a value begins with the gram
+//	e:<gram>   a value ends with the gram
+//	d:<ref>    the customer's searchable state and display payload (doc.go)
+//	r:<bucket> customer id → number, for the projector (a small hash per bucket)
 //
-// Every query names one key of each kind by its first four bytes, and keys stay
-// small (compact listpacks). In w, "q\x00…" (the whole value equals q) sorts
-// before any longer value, so reading w then i in lex order yields exact, prefix,
-// infix, and the first page reads only a few dozen members whatever the number of
-// matches. An edit removes exactly the members of the values it replaced: they are
-// recomputed from the state kept in d:<ref>.
+// A customer that matches a query holds every gram of it, so each posting of
+// the query's grams is a superset of its matches: a search walks the shortest
+// one in customer order and verifies each candidate against its doc, which also
+// tells the entry's rank and field. Ranks are read one after the other with the
+// family that narrows them: exact from b/e (a value both begins and ends like
+// the query), prefix from s, infix from g, and an entry is emitted only in its
+// best rank. Pages end at a (rank, customer, address) cursor, so the first page
+// reads a few dozen candidates whatever the number of matches.
+//
+// Postings are shared by every customer with the gram, so the index costs a few
+// bytes per gram a customer holds, where a sorted-set member per suffix cost a
+// hundred. New customers have the highest numbers and are appended; an edit
+// rewrites only the postings of grams it adds or removes.
 package search
 
 import (
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -33,7 +41,7 @@ import (
 	"github.com/fieldservice/customer-service/projections/textkey"
 )
 
-// MinQuery is the shortest query searched.
+// MinQuery is the shortest query searched, and the gram length.
 const MinQuery = 4
 
 // Field names what matched.
@@ -53,33 +61,8 @@ type value struct {
 	text    string // folded, or a phone's digits
 }
 
-// code is the field part of a member: "n", "e", "p", or "a<index>".
-func (v value) code() string {
-	switch v.field {
-	case FieldName:
-		return "n"
-	case FieldEmail:
-		return "e"
-	case FieldPhone:
-		return "p"
-	}
-	return "a" + strconv.Itoa(v.address)
-}
-
-func parseCode(c string) (Field, int) {
-	switch c {
-	case "n":
-		return FieldName, -1
-	case "e":
-		return FieldEmail, -1
-	case "p":
-		return FieldPhone, -1
-	}
-	i, _ := strconv.Atoi(strings.TrimPrefix(c, "a"))
-	return FieldStreet, i
-}
-
-// values lists what a customer is found by.
+// values lists what a customer is found by, in the order that breaks ties
+// between equally good matches: names, emails, phones, streets.
 func values(d customer.Details) []value {
 	var out []value
 	add := func(f Field, addr int, s string) {
@@ -100,16 +83,7 @@ func values(d customer.Details) []value {
 	for i, a := range d.Addresses {
 		add(FieldStreet, i, textkey.Fold(a.Street))
 	}
-	// A value given twice (a name that is also the contact) is indexed once.
-	seen := map[string]bool{}
-	uniq := out[:0]
-	for _, v := range out {
-		if k := v.code() + "\x00" + v.text; !seen[k] {
-			seen[k] = true
-			uniq = append(uniq, v)
-		}
-	}
-	return uniq
+	return out
 }
 
 func digits(s string) string {
@@ -122,37 +96,43 @@ func digits(s string) string {
 	return b.String()
 }
 
-// member is an index entry.
-type member struct {
-	key string // "w:<shard>" or "i:<shard>", without the generation prefix
-	m   string
-}
-
 // separator reports whether b ends a word.
 func separator(b byte) bool {
 	return b < 0x80 && !unicode.IsLetter(rune(b)) && !unicode.IsDigit(rune(b))
 }
 
-// members lists the index entries of a customer's values.
-func members(ref string, vs []value) []member {
-	var out []member
+// wordStart reports whether a word starts at t[i].
+func wordStart(t string, i int) bool { return i == 0 || separator(t[i-1]) }
+
+// Posting families, as key parts.
+const (
+	famAnywhere  = "g:"
+	famWordStart = "s:"
+	famBegins    = "b:"
+	famEnds      = "e:"
+)
+
+// postingKeys lists the postings (family and gram, without the generation
+// prefix) a customer's values put it in.
+func postingKeys(vs []value) map[string]struct{} {
+	out := make(map[string]struct{}, 96)
 	for _, v := range vs {
-		for i := 0; i+MinQuery <= len(v.text); i++ {
-			if i > 0 && !utf8Start(v.text[i]) {
-				continue // not a character boundary
-			}
-			suffix := v.text[i:]
-			kind := "i:"
-			if i == 0 || separator(v.text[i-1]) {
-				kind = "w:"
-			}
-			out = append(out, member{key: kind + suffix[:MinQuery], m: suffix + "\x00" + ref + "\x00" + v.code()})
+		t := v.text
+		if len(t) < MinQuery {
+			continue // no query is that short
 		}
+		for i := 0; i+MinQuery <= len(t); i++ {
+			g := t[i : i+MinQuery]
+			out[famAnywhere+g] = struct{}{}
+			if wordStart(t, i) {
+				out[famWordStart+g] = struct{}{}
+			}
+		}
+		out[famBegins+t[:MinQuery]] = struct{}{}
+		out[famEnds+t[len(t)-MinQuery:]] = struct{}{}
 	}
 	return out
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // Query is what a user typed, prepared for the index.
 type Query struct {
@@ -162,15 +142,19 @@ type Query struct {
 // Text is the query as the index compares it: folded, or a phone's digits.
 func (q Query) Text() string { return q.text }
 
+// MaxQuery caps a query's length in bytes: nothing indexed is longer in practice,
+// and a search reads a posting per gram it considers.
+const MaxQuery = 256
+
 // ParseQuery folds a query: a phone-like one ("(555) 0134", "+1 555-0134") is
 // searched by its digits; anything else case- and accent-insensitively. A query
-// shorter than MinQuery characters is refused.
+// shorter than MinQuery characters, or longer than MaxQuery bytes, is refused.
 func ParseQuery(s string) (Query, bool) {
 	q := textkey.Fold(s)
 	if d := digits(q); len(d) >= MinQuery && strings.Trim(q, "0123456789 +-().") == "" {
 		q = d
 	}
-	if len(q) < MinQuery || len([]rune(q)) < MinQuery {
+	if len(q) < MinQuery || len([]rune(q)) < MinQuery || len(q) > MaxQuery {
 		return Query{}, false
 	}
 	return Query{text: q}, true
@@ -187,48 +171,61 @@ const (
 
 func (c Class) String() string { return [...]string{"exact", "prefix", "infix"}[c] }
 
-// match is one occurrence of a query in a customer's value, as the member that
-// finds it.
-type match struct {
-	class  Class
-	member string
-	value  value
-}
-
-// matches lists every occurrence of q in the values, in no particular order.
-func matches(q, ref string, vs []value) []match {
-	var out []match
-	for _, v := range vs {
-		for i := 0; i+len(q) <= len(v.text); i++ {
-			if !strings.HasPrefix(v.text[i:], q) || (i > 0 && !utf8Start(v.text[i])) {
-				continue
-			}
-			c := Infix
-			switch {
-			case i == 0 && v.text == q:
-				c = Exact
-			case i == 0 || separator(v.text[i-1]):
-				c = Prefix
-			}
-			out = append(out, match{class: c, member: v.text[i:] + "\x00" + ref + "\x00" + v.code(), value: v})
-		}
+// postingsFor lists the postings a class's candidates are in: every one holds
+// them all, so a search may walk any, and walks the shortest.
+func postingsFor(q string, c Class) []string {
+	var out []string
+	switch c {
+	case Exact:
+		out = append(out, famBegins+q[:MinQuery], famEnds+q[len(q)-MinQuery:])
+	case Prefix:
+		out = append(out, famWordStart+q[:MinQuery])
+	}
+	// At most 16 of a long query's grams, spread over it: enough to find a short
+	// posting, few enough to size in one call.
+	n := len(q) - MinQuery + 1
+	step := max(1, (n+15)/16)
+	for i := 0; i < n; i += step {
+		out = append(out, famAnywhere+q[i:i+MinQuery])
 	}
 	return out
 }
 
-// best is an entry's rank: its best class and, within it, the first member in
-// index order that finds it. An entry is emitted there and only there, so pages
-// never repeat it.
-func best(ms []match, address int) (match, bool) {
+// match is the best occurrence of a query in an entry's values.
+type match struct {
+	class Class
+	value value
+}
+
+// best finds an entry's best match: the lowest class, then the first value in
+// values order. Values of another address (its street) do not count.
+func best(q string, vs []value, address int) (match, bool) {
 	var b match
 	found := false
-	for _, m := range ms {
-		if m.value.address >= 0 && m.value.address != address {
-			continue // another address's street
+	for _, v := range vs {
+		if v.address >= 0 && v.address != address {
+			continue
 		}
-		if !found || m.class < b.class || m.class == b.class && m.member < b.member {
-			b, found = m, true
+		for i := 0; i+len(q) <= len(v.text); i++ {
+			if v.text[i] != q[0] || !strings.HasPrefix(v.text[i:], q) || (i > 0 && !utf8Start(v.text[i])) {
+				continue
+			}
+			c := Infix
+			switch {
+			case i == 0 && len(v.text) == len(q):
+				c = Exact
+			case wordStart(v.text, i):
+				c = Prefix
+			}
+			if !found || c < b.class {
+				b, found = match{class: c, value: v}, true
+			}
+			if c != Infix {
+				break // later occurrences in this value are no better than a prefix
+			}
 		}
 	}
 	return b, found
 }
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

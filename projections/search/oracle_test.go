@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -81,14 +80,15 @@ func oracleValues(d customer.Details) []oValue {
 
 // oracle scans every customer: an entry per address (or one without), ranked by
 // its best occurrence: exact whole value, then a word start, then anywhere; then
-// by the matched text from there on, the customer id and the field; then address.
+// by customer number and address. An entry's field is that of the first value
+// (names, emails, phones, streets) with its best occurrence.
 func oracle(states map[string]customer.Snapshot, query string, archived bool) []string {
 	qt := foldedQuery(query)
 	type hit struct {
-		class int
-		key   string
-		row   string
-		addr  int
+		class  int
+		number int64
+		addr   int
+		row    string
 	}
 	var hits []hit
 	for id, s := range states {
@@ -119,11 +119,9 @@ func oracle(states map[string]customer.Snapshot, query string, archived bool) []
 					} else if i == 0 || !isWordChar(v.text[i-1]) {
 						class = 1
 					}
-					ref := strconv.FormatInt(s.Number, 36) // the index orders by the customer's short ref
-					h := hit{class: class, key: v.text[i:] + "\x00" + ref + "\x00" + v.code, addr: a,
-						row: fmt.Sprintf("%s/%d/%s/%s", id, a, v.field, [...]string{"exact", "prefix", "infix"}[class])}
-					if best == nil || h.class < best.class || h.class == best.class && h.key < best.key {
-						best = &h
+					if best == nil || class < best.class {
+						best = &hit{class: class, number: s.Number, addr: a,
+							row: fmt.Sprintf("%s/%d/%s/%s", id, a, v.field, [...]string{"exact", "prefix", "infix"}[class])}
 					}
 				}
 			}
@@ -137,8 +135,8 @@ func oracle(states map[string]customer.Snapshot, query string, archived bool) []
 		if a.class != b.class {
 			return a.class < b.class
 		}
-		if a.key != b.key {
-			return a.key < b.key
+		if a.number != b.number {
+			return a.number < b.number
 		}
 		return a.addr < b.addr
 	})

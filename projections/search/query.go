@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -52,38 +50,67 @@ type Result struct {
 
 // Errors of Search.
 var (
-	ErrQueryTooShort = fmt.Errorf("a search needs at least %d characters", MinQuery)
+	ErrQueryTooShort = fmt.Errorf("a search needs at least %d characters (and at most %d bytes)", MinQuery, MaxQuery)
 	ErrBadCursor     = errors.New("invalid search cursor")
 	ErrNotReady      = errors.New("the search index is not built yet")
 )
 
-// cursor is where a page ended: the phase (0: word starts, 1: infix), the last
-// member read and the last address of it emitted.
+// cursor is where a page ended: the class being read, the customer and the
+// address of its last entry.
 type cursor struct {
-	phase   int
-	member  string
+	class   Class
+	ref     uint32
 	address int
 }
 
 func (c cursor) encode() string {
-	b := binary.AppendUvarint([]byte{byte(c.phase)}, uint64(c.address+1))
-	return base64.RawURLEncoding.EncodeToString(append(b, c.member...))
+	b := binary.AppendUvarint([]byte{byte(c.class)}, uint64(c.ref))
+	b = binary.AppendUvarint(b, uint64(c.address+1))
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func decodeCursor(s string) (cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 2 || b[0] > 1 {
+	if err != nil || len(b) < 3 || b[0] > byte(Infix) {
 		return cursor{}, ErrBadCursor
 	}
-	a, n := binary.Uvarint(b[1:])
-	if n <= 0 || len(b) == 1+n {
+	ref, n := binary.Uvarint(b[1:])
+	if n <= 0 || ref == 0 || ref > 1<<32-1 {
 		return cursor{}, ErrBadCursor
 	}
-	return cursor{phase: int(b[0]), address: int(a) - 1, member: string(b[1+n:])}, nil
+	a, m := binary.Uvarint(b[1+n:])
+	if m <= 0 || 1+n+m != len(b) || a > 1<<16 {
+		return cursor{}, ErrBadCursor
+	}
+	return cursor{class: Class(b[0]), ref: uint32(ref), address: int(a) - 1}, nil
 }
 
 // MaxLimit caps a page.
 const MaxLimit = 100
+
+// nextCandidates returns, from the shortest of the postings KEYS, up to
+// ARGV[2] customer numbers above ARGV[1], found by a binary search: one call,
+// whatever the postings' sizes. Numbers are compared as integers, never as
+// strings, which Lua would compare by locale.
+var nextCandidates = redis.NewScript(`
+local best, size = nil, nil
+for _, k in ipairs(KEYS) do
+  local n = redis.call('STRLEN', k)
+  if size == nil or n < size then best, size = k, n end
+end
+if size == nil or size == 0 then return '' end
+local after, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lo, hi = 0, size / 4
+if after > 0 then
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local a, b, c, d = string.byte(redis.call('GETRANGE', best, mid * 4, mid * 4 + 3), 1, 4)
+    if ((a * 256 + b) * 256 + c) * 256 + d <= after then lo = mid + 1 else hi = mid end
+  end
+end
+if lo >= size / 4 then return '' end
+return redis.call('GETRANGE', best, lo * 4, math.min(size, (lo + count) * 4) - 1)
+`)
 
 // Search returns a page of entries, best first.
 func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error) {
@@ -103,128 +130,104 @@ func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error)
 		limit = 20
 	}
 	limit = min(limit, MaxLimit)
-	from := cursor{address: -2}
+	var from cursor
 	if req.After != "" {
 		if from, err = decodeCursor(req.After); err != nil {
 			return Result{}, err
 		}
 	}
-	s := searcher{rdb: rdb, keys: keys, q: q.text, includeArchived: req.IncludeArchived, docs: map[string]*doc{}, matches: map[string][]match{}}
 	var res Result
-	for phase := from.phase; phase <= 1; phase++ {
-		key := keys.Prefix() + [...]string{"w:", "i:"}[phase] + q.text[:MinQuery]
-		start := "[" + q.text
-		if phase == from.phase && from.member != "" {
-			start = "[" + from.member
+	for class := from.class; class <= Infix; class++ {
+		postings := postingsFor(q.text, class)
+		for i, p := range postings {
+			postings[i] = keys.Prefix() + p
 		}
-		chunk := int64(limit + 8) // a page rarely needs more members than entries
+		var after uint32
+		if class == from.class && from.ref > 0 {
+			after = from.ref - 1 // the cursor's customer may have more entries
+		}
+		// A page rarely needs more candidates than entries; when most candidates
+		// fail (archived, or better found in another class), read more at a time.
+		chunk := limit + 8
 		for {
-			ms, err := rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: "[" + q.text + "\xff", ByLex: true, Count: chunk}).Result()
+			raw, err := nextCandidates.Run(ctx, rdb, postings, after, chunk).Text()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return Result{}, err
+			}
+			candidates := refs(raw)
+			docs, err := loadByRef(ctx, rdb, keys, candidates)
 			if err != nil {
 				return Result{}, err
 			}
-			if err := s.load(ctx, ms); err != nil {
-				return Result{}, err
-			}
-			for _, m := range ms {
-				for _, e := range s.entries(m) {
-					if phase == from.phase && m == from.member && e.AddressIndex <= from.address {
+			for i, ref := range candidates {
+				d := docs[i]
+				if d == nil || d.Archived && !req.IncludeArchived {
+					continue
+				}
+				for _, e := range entries(d, q.text, class) {
+					if class == from.class && ref == from.ref && e.AddressIndex <= from.address {
 						continue // on the previous page
 					}
 					res.Entries = append(res.Entries, e)
 					if len(res.Entries) == limit {
-						res.Next = cursor{phase: phase, member: m, address: e.AddressIndex}.encode()
+						res.Next = cursor{class: class, ref: ref, address: e.AddressIndex}.encode()
 						return res, nil
 					}
 				}
 			}
-			if int64(len(ms)) < chunk {
+			if len(candidates) < chunk {
 				break
 			}
-			start = "(" + ms[len(ms)-1]
+			after, chunk = candidates[len(candidates)-1], min(4*chunk, 4096)
 		}
 	}
 	return res, nil
 }
 
-type searcher struct {
-	rdb             redis.Cmdable
-	keys            projections.Keys
-	q               string
-	includeArchived bool
-	docs            map[string]*doc // by ref
-	matches         map[string][]match
-}
-
-func splitMember(m string) (ref, code string) {
-	parts := strings.Split(m, "\x00")
-	if len(parts) != 3 {
-		return "", ""
+// loadByRef reads the docs of customers by number; nil for one erased meanwhile.
+func loadByRef(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, candidates []uint32) ([]*doc, error) {
+	if len(candidates) == 0 {
+		return nil, nil
 	}
-	return parts[1], parts[2]
-}
-
-// load reads the docs of members' customers not read yet.
-func (s *searcher) load(ctx context.Context, ms []string) error {
-	var refs []string
-	for _, m := range ms {
-		if ref, _ := splitMember(m); ref != "" {
-			if _, done := s.docs[ref]; !done {
-				s.docs[ref] = nil
-				refs = append(refs, ref)
-			}
-		}
+	ks := make([]string, len(candidates))
+	for i, ref := range candidates {
+		ks[i] = keys.Key("d", refOf(int64(ref)))
 	}
-	if len(refs) == 0 {
-		return nil
-	}
-	ks := make([]string, len(refs))
-	for i, ref := range refs {
-		ks[i] = s.keys.Key("d", ref)
-	}
-	vals, err := s.rdb.MGet(ctx, ks...).Result()
+	vals, err := rdb.MGet(ctx, ks...).Result()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	out := make([]*doc, len(vals))
 	for i, v := range vals {
-		str, ok := v.(string)
+		s, ok := v.(string)
 		if !ok {
-			continue // erased meanwhile
+			continue
 		}
-		var d doc
-		if err := json.Unmarshal([]byte(str), &d); err != nil {
-			return fmt.Errorf("search doc %s: %w", refs[i], err)
+		d, err := decodeDoc([]byte(s))
+		if err != nil {
+			return nil, fmt.Errorf("search doc %d: %w", candidates[i], err)
 		}
-		s.docs[refs[i]] = &d
-		s.matches[refs[i]] = matches(s.q, refs[i], values(d.Details))
+		out[i] = &d
 	}
-	return nil
+	return out, nil
 }
 
-// entries are the results member m stands for: its customer at each address the
-// matched field concerns, where m is the entry's best match.
-func (s *searcher) entries(m string) []Entry {
-	ref, code := splitMember(m)
-	d := s.docs[ref]
-	if d == nil || d.Archived && !s.includeArchived {
-		return nil
-	}
-	_, only := parseCode(code)
+// entries are a customer's results in class c: one per address (or one without
+// an address) whose best match for q is of that class.
+func entries(d *doc, q string, c Class) []Entry {
+	vs := values(d.Details)
 	addrs := []int{-1}
-	switch {
-	case only >= 0:
-		addrs = []int{only}
-	case len(d.Details.Addresses) > 0:
-		addrs = addrs[:0]
-		for i := range d.Details.Addresses {
-			addrs = append(addrs, i)
+	if n := len(d.Details.Addresses); n > 0 {
+		addrs = make([]int, n)
+		for i := range addrs {
+			addrs[i] = i
 		}
 	}
 	var out []Entry
 	for _, a := range addrs {
-		b, ok := best(s.matches[ref], a)
-		if !ok || b.member != m {
-			continue // found better elsewhere
+		b, ok := best(q, vs, a)
+		if !ok || b.class != c {
+			continue
 		}
 		e := Entry{CustomerID: d.ID, Number: d.Number, DisplayName: d.Details.DisplayName(), Kind: d.Details.Kind, Archived: d.Archived,
 			Email: d.Details.Email, AddressIndex: a, Field: b.value.field, Class: b.class}

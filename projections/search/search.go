@@ -2,8 +2,9 @@ package search
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -12,22 +13,19 @@ import (
 	"github.com/fieldservice/customer-service/projections"
 )
 
-// Name is the read model's name and checkpoint identity.
-const Name = "search-v1"
-
-// doc is what the index keeps of a customer: its searchable state, which is also
-// what a result shows. Members name customers by a short ref (the customer
-// number in base 36) rather than their 36-character id: a customer has about a
-// hundred members.
-type doc struct {
-	ID       string           `json:"id"`
-	Number   int64            `json:"number"`
-	Version  uint64           `json:"version"`
-	Archived bool             `json:"archived,omitempty"`
-	Details  customer.Details `json:"details"`
-}
+// Name is the read model's name and checkpoint identity. v2: grams and
+// postings; v1 (suffixes in sorted sets) keys are left to the operator.
+const Name = "search-v2"
 
 func refOf(number int64) string { return strconv.FormatInt(number, 36) }
+
+// refBucket names the small hash that maps a customer id to its number: 65,536
+// buckets keep each in Redis's compact encoding up to millions of customers.
+func refBucket(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return strconv.FormatUint(uint64(h.Sum32()&0xffff), 16)
+}
 
 // Projector maintains the index.
 type Projector struct{}
@@ -35,95 +33,79 @@ type Projector struct{}
 // Name implements projections.Projector.
 func (Projector) Name() string { return Name }
 
-// searchable keeps the details search finds customers by and shows in results;
-// edits of other fields change nothing here, so the state stays small.
-func searchable(d customer.Details) customer.Details {
-	return customer.Details{Kind: d.Kind, FirstName: d.FirstName, LastName: d.LastName, BusinessName: d.BusinessName,
-		ContactName: d.ContactName, Email: d.Email, NotificationEmails: d.NotificationEmails, InvoiceCCEmails: d.InvoiceCCEmails,
-		StatementEmail: d.StatementEmail, Phones: d.Phones, Addresses: d.Addresses}
-}
-
 // Project implements projections.Projector: for each customer the batch touches,
-// it applies the events to the kept state through the aggregate, then removes the
-// members of values that are gone and adds those of new values, one ZREM and one
-// ZADD per key for the whole batch. An erased customer leaves the index entirely.
+// it applies the events to the kept state through the aggregate, then moves the
+// customer out of the postings of grams it lost and into those of grams it
+// gained, one write per posting for the whole batch. An erased customer leaves
+// the index entirely.
 func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
 	ids, byID := projections.CustomerBatch(batch)
 	if len(ids) == 0 {
 		return nil
 	}
-	old, err := loadDocs(ctx, r, keys, ids)
+	old, err := loadDocs(ctx, r, keys, ids, byID)
 	if err != nil {
 		return err
 	}
-	adds, rems := map[string][]any{}, map[string][]any{}
+	edits := newPostingEdits()
 	for _, id := range ids {
 		c := customer.New(id)
-		var before []member
+		var before map[string]struct{}
 		if d := old[id]; d != nil {
 			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details, Archived: d.Archived})
-			before = members(refOf(d.Number), values(d.Details))
+			before = postingKeys(values(d.Details))
 		}
 		if err := projections.ApplyNew(c, byID[id]); err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
+		if c.Number() <= 0 || c.Number() > math.MaxUint32 {
+			return fmt.Errorf("search: customer %s has number %d, outside what postings hold", id, c.Number())
+		}
 		ref := refOf(c.Number())
-		var after []member
+		var after map[string]struct{}
 		if c.Erasure() == nil {
-			d := searchable(c.Details())
-			after = members(ref, values(d))
-			js, err := json.Marshal(doc{ID: id, Number: c.Number(), Version: c.Version(), Archived: c.Archived(), Details: d})
-			if err != nil {
-				return err
-			}
-			w.Set(ctx, keys.Key("d", ref), js, 0)
-			w.Set(ctx, keys.Key("r", id), ref, 0)
+			d := doc{ID: id, Number: c.Number(), Version: c.Version(), Archived: c.Archived(), Details: searchable(c.Details())}
+			after = postingKeys(values(d.Details))
+			w.Set(ctx, keys.Key("d", ref), d.encode(), 0)
+			w.HSet(ctx, keys.Key("r", refBucket(id)), id, c.Number())
 		} else {
-			w.Del(ctx, keys.Key("d", ref), keys.Key("r", id))
+			w.Del(ctx, keys.Key("d", ref))
+			w.HDel(ctx, keys.Key("r", refBucket(id)), id)
 		}
-		// Two values can give one member (two phones ending alike): compare sets.
-		had, has := set(before), set(after)
-		for m := range had {
-			if !has[m] {
-				rems[m.key] = append(rems[m.key], m.m)
-			}
-		}
-		for m := range has {
-			if !had[m] {
-				adds[m.key] = append(adds[m.key], redis.Z{Member: m.m})
-			}
-		}
+		edits.customer(uint32(c.Number()), before, after)
 	}
-	for k, ms := range rems {
-		w.ZRem(ctx, keys.Prefix()+k, ms...)
-	}
-	for k, zs := range adds {
-		z := make([]redis.Z, len(zs))
-		for i, v := range zs {
-			z[i] = v.(redis.Z)
-		}
-		w.ZAdd(ctx, keys.Prefix()+k, z...)
-	}
-	return nil
+	return edits.queue(ctx, r, w, keys.Prefix())
 }
 
-// loadDocs reads the docs of customers by id, through their refs.
-func loadDocs(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string) (map[string]*doc, error) {
-	refKeys := make([]string, len(ids))
-	for i, id := range ids {
-		refKeys[i] = keys.Key("r", id)
+// loadDocs reads the docs of the batch's customers that the index already
+// holds, through their numbers. A customer whose first event in the batch is
+// its registration is new: nothing to read.
+func loadDocs(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string, byID map[string][]projections.Event) (map[string]*doc, error) {
+	out := map[string]*doc{}
+	var known []string
+	for _, id := range ids {
+		if byID[id][0].Version > 1 {
+			known = append(known, id)
+		}
 	}
-	refs, err := r.MGet(ctx, refKeys...).Result()
-	if err != nil {
+	if len(known) == 0 {
+		return out, nil
+	}
+	numbers := make([]*redis.StringCmd, len(known))
+	if _, err := r.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range known {
+			numbers[i] = p.HGet(ctx, keys.Key("r", refBucket(id)), id)
+		}
+		return nil
+	}); err != nil && err != redis.Nil {
 		return nil, err
 	}
 	var docKeys []string
-	for _, ref := range refs {
-		if s, ok := ref.(string); ok {
-			docKeys = append(docKeys, keys.Key("d", s))
+	for _, c := range numbers {
+		if n, err := c.Int64(); err == nil {
+			docKeys = append(docKeys, keys.Key("d", refOf(n)))
 		}
 	}
-	out := map[string]*doc{}
 	if len(docKeys) == 0 {
 		return out, nil
 	}
@@ -136,19 +118,11 @@ func loadDocs(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids [
 		if !ok {
 			continue
 		}
-		var d doc
-		if err := json.Unmarshal([]byte(s), &d); err != nil {
-			return nil, fmt.Errorf("search doc: %w", err)
+		d, err := decodeDoc([]byte(s))
+		if err != nil {
+			return nil, err
 		}
 		out[d.ID] = &d
 	}
 	return out, nil
-}
-
-func set(ms []member) map[member]bool {
-	out := make(map[member]bool, len(ms))
-	for _, m := range ms {
-		out[m] = true
-	}
-	return out
 }

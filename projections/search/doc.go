@@ -1,0 +1,206 @@
+package search
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+
+	"github.com/fieldservice/customer-service/domain/customer"
+)
+
+// doc is what the index keeps of a customer: its searchable state, which is
+// also what a result shows. It is stored in a compact binary form rather than
+// JSON: at a million customers, field names alone would cost more than the
+// index.
+type doc struct {
+	ID       string
+	Number   int64
+	Version  uint64
+	Archived bool
+	Details  customer.Details
+}
+
+// searchable keeps the details search finds customers by and shows in results;
+// edits of other fields change nothing here, so the doc stays small.
+func searchable(d customer.Details) customer.Details {
+	return customer.Details{Kind: d.Kind, FirstName: d.FirstName, LastName: d.LastName, BusinessName: d.BusinessName,
+		ContactName: d.ContactName, Email: d.Email, NotificationEmails: d.NotificationEmails, InvoiceCCEmails: d.InvoiceCCEmails,
+		StatementEmail: d.StatementEmail, Phones: d.Phones, Addresses: d.Addresses}
+}
+
+// docFormat is the first byte of an encoded doc; a new layout gets a new value.
+const docFormat = 1
+
+func (d doc) encode() []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, docFormat)
+	b = binary.AppendUvarint(b, uint64(d.Number))
+	b = binary.AppendUvarint(b, d.Version)
+	b = appendBool(b, d.Archived)
+	b = appendString(b, d.ID)
+	x := d.Details
+	for _, s := range []string{x.Kind.String(), x.FirstName, x.LastName, x.BusinessName, x.ContactName, x.Email, x.StatementEmail} {
+		b = appendString(b, s)
+	}
+	b = appendStrings(b, x.NotificationEmails)
+	b = appendStrings(b, x.InvoiceCCEmails)
+	b = binary.AppendUvarint(b, uint64(len(x.Phones)))
+	for _, p := range x.Phones {
+		b = appendString(appendString(b, p.Number), p.Type.String())
+		b = appendBool(b, p.Primary)
+	}
+	b = binary.AppendUvarint(b, uint64(len(x.Addresses)))
+	for _, a := range x.Addresses {
+		for _, s := range []string{a.Type.String(), a.Street, a.City, a.State, a.Postcode, a.Country} {
+			b = appendString(b, s)
+		}
+		b = appendBool(b, a.Default)
+		b = appendCoordinate(b, a.Lat)
+		b = appendCoordinate(b, a.Lng)
+	}
+	return b
+}
+
+var errBadDoc = errors.New("search: damaged doc")
+
+func decodeDoc(b []byte) (doc, error) {
+	r := reader{b: b}
+	if r.byte() != docFormat {
+		return doc{}, errBadDoc
+	}
+	var d doc
+	d.Number = int64(r.uvarint())
+	d.Version = r.uvarint()
+	d.Archived = r.bool()
+	d.ID = r.string()
+	x := &d.Details
+	x.Kind = parseOr(r.string(), customer.ParseKind)
+	x.FirstName, x.LastName, x.BusinessName, x.ContactName = r.string(), r.string(), r.string(), r.string()
+	x.Email, x.StatementEmail = r.string(), r.string()
+	x.NotificationEmails, x.InvoiceCCEmails = r.strings(), r.strings()
+	if n := r.count(); n > 0 {
+		x.Phones = make([]customer.Phone, n)
+		for i := range x.Phones {
+			x.Phones[i] = customer.Phone{Number: r.string(), Type: parseOr(r.string(), customer.ParsePhoneType), Primary: r.bool()}
+		}
+	}
+	if n := r.count(); n > 0 {
+		x.Addresses = make([]customer.Address, n)
+		for i := range x.Addresses {
+			a := &x.Addresses[i]
+			a.Type = parseOr(r.string(), customer.ParseAddressType)
+			a.Street, a.City, a.State, a.Postcode, a.Country = r.string(), r.string(), r.string(), r.string(), r.string()
+			a.Default, a.Lat, a.Lng = r.bool(), r.coordinate(), r.coordinate()
+		}
+	}
+	if r.bad || len(r.b) != 0 {
+		return doc{}, errBadDoc
+	}
+	return d, nil
+}
+
+// parseOr parses a stored picklist value; "" is the unset value.
+func parseOr[T any](s string, parse func(string) (T, error)) T {
+	v, err := parse(s)
+	if err != nil {
+		var zero T
+		return zero
+	}
+	return v
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func appendCoordinate(b []byte, v *float64) []byte {
+	if v == nil {
+		return append(b, 0)
+	}
+	return binary.BigEndian.AppendUint64(append(b, 1), math.Float64bits(*v))
+}
+
+// reader decodes a doc; the first error sticks and makes every later read empty.
+type reader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) bool() bool { return r.byte() == 1 }
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a list length, which cannot exceed the bytes left.
+func (r *reader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	return int(n)
+}
+
+func (r *reader) string() string {
+	n := r.count()
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) strings() []string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = r.string()
+	}
+	return out
+}
+
+func (r *reader) coordinate() *float64 {
+	if r.byte() != 1 {
+		return nil
+	}
+	if len(r.b) < 8 {
+		r.bad, r.b = true, nil
+		return nil
+	}
+	v := math.Float64frombits(binary.BigEndian.Uint64(r.b))
+	r.b = r.b[8:]
+	return &v
+}

@@ -11,10 +11,9 @@
 // the sorted, distinct customer numbers (4 bytes each, big-endian) whose values
 // hold a gram, in one of four families:
 //
-//	g:<gram>   the gram anywhere in a value
-//	s:<gram>   the gram where a word starts (a value's start, or after a separator)
-//	b:<gram>   a value begins with the gram
-//	e:<gram>   a value ends with the gram
+//	g:<gram>        the gram anywhere in a value
+//	s:<gram>        the gram where a word starts (a value's start, or after a separator)
+//	x:<gram><len>   a value of that length (a byte, 255 for longer) ends with the gram
 //	d:<ref>    the customer's searchable state and display payload (doc.go)
 //	r:<bucket> customer id → number, for the projector (a small hash per bucket)
 //
@@ -22,8 +21,8 @@
 // the query's grams is a superset of its matches: a search walks the shortest
 // one in customer order and verifies each candidate against its doc, which also
 // tells the entry's rank and field. Ranks are read one after the other with the
-// family that narrows them: exact from b/e (a value both begins and ends like
-// the query), prefix from s, infix from g, and an entry is emitted only in its
+// family that narrows them: exact from x and s (a value as long as the query
+// ends and starts like it), prefix from s, infix from g, and an entry is emitted only in its
 // best rank. Pages end at a (rank, customer, address) cursor, so the first page
 // reads a few dozen candidates whatever the number of matches.
 //
@@ -108,9 +107,15 @@ func wordStart(t string, i int) bool { return i == 0 || separator(t[i-1]) }
 const (
 	famAnywhere  = "g:"
 	famWordStart = "s:"
-	famBegins    = "b:"
-	famEnds      = "e:"
+	famWhole     = "x:"
 )
+
+// wholeKey is a value's x: posting: its last gram and its length, so that an
+// exact query finds few candidates beyond its matches ("james" is not where
+// "james james" is).
+func wholeKey(t string) string {
+	return famWhole + t[len(t)-MinQuery:] + string([]byte{byte(min(len(t), 255))})
+}
 
 // postingKeys lists the postings (family and gram, without the generation
 // prefix) a customer's values put it in.
@@ -128,8 +133,7 @@ func postingKeys(vs []value) map[string]struct{} {
 				out[famWordStart+g] = struct{}{}
 			}
 		}
-		out[famBegins+t[:MinQuery]] = struct{}{}
-		out[famEnds+t[len(t)-MinQuery:]] = struct{}{}
+		out[wholeKey(t)] = struct{}{}
 	}
 	return out
 }
@@ -177,7 +181,7 @@ func postingsFor(q string, c Class) []string {
 	var out []string
 	switch c {
 	case Exact:
-		out = append(out, famBegins+q[:MinQuery], famEnds+q[len(q)-MinQuery:])
+		out = append(out, wholeKey(q), famWordStart+q[:MinQuery])
 	case Prefix:
 		out = append(out, famWordStart+q[:MinQuery])
 	}

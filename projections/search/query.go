@@ -88,29 +88,147 @@ func decodeCursor(s string) (cursor, error) {
 // MaxLimit caps a page.
 const MaxLimit = 100
 
-// nextCandidates returns, from the shortest of the postings KEYS, up to
-// ARGV[2] customer numbers above ARGV[1], found by a binary search: one call,
-// whatever the postings' sizes. Numbers are compared as integers, never as
-// strings, which Lua would compare by locale.
-var nextCandidates = redis.NewScript(`
-local best, size = nil, nil
-for _, k in ipairs(KEYS) do
-  local n = redis.call('STRLEN', k)
-  if size == nil or n < size then best, size = k, n end
+// candidateChunk reads the next chunk of a class's candidates in one call.
+// KEYS are the postings every candidate is in. The shortest one drives: up to
+// ARGV[2] of its numbers above ARGV[1]. The next ARGV[3] shortest filter them,
+// each returning its own numbers above ARGV[1], at most 8 for each number of
+// the driver's chunk, for the caller to intersect with; a posting more than 64
+// times longer than the driver is left out (it filters little and costs much).
+// The reply is the driver's numbers, then for each filter its numbers and
+// whether they reach the posting's end.
+//
+// A first chunk (ARGV[1] = 0) reads from the postings' starts without a single
+// probe; later ones find their start by a binary search. Numbers are compared
+// as integers, never as strings, which Lua compares by locale.
+var candidateChunk = redis.NewScript(`
+local sizes, order = {}, {}
+for i, k in ipairs(KEYS) do
+  sizes[i], order[i] = redis.call('STRLEN', k) / 4, i
 end
-if size == nil or size == 0 then return '' end
+table.sort(order, function(a, b) return sizes[a] < sizes[b] end)
 local after, count = tonumber(ARGV[1]), tonumber(ARGV[2])
-local lo, hi = 0, size / 4
-if after > 0 then
+local function above(k) -- the index of the first number above after
+  local lo, hi = 0, sizes[k]
+  if after == 0 then return 0 end
   while lo < hi do
     local mid = math.floor((lo + hi) / 2)
-    local a, b, c, d = string.byte(redis.call('GETRANGE', best, mid * 4, mid * 4 + 3), 1, 4)
+    local a, b, c, d = string.byte(redis.call('GETRANGE', KEYS[k], mid * 4, mid * 4 + 3), 1, 4)
     if ((a * 256 + b) * 256 + c) * 256 + d <= after then lo = mid + 1 else hi = mid end
   end
+  return lo
 end
-if lo >= size / 4 then return '' end
-return redis.call('GETRANGE', best, lo * 4, math.min(size, (lo + count) * 4) - 1)
+local function slice(k, n)
+  local from = above(k)
+  local to = math.min(sizes[k], from + n)
+  if from >= to then return '', 1 end
+  local reaches = 0
+  if to == sizes[k] then reaches = 1 end
+  return redis.call('GETRANGE', KEYS[k], from * 4, to * 4 - 1), reaches
+end
+local driver = order[1]
+local out = {(slice(driver, count))}
+if out[1] == '' then return out end
+for j = 2, math.min(#order, 1 + tonumber(ARGV[3])) do
+  local i = order[j]
+  if sizes[i] > 64 * sizes[driver] then break end
+  local part, reaches = slice(i, 8 * count)
+  if part == '' then return {''} end -- nothing above holds that gram
+  out[#out + 1] = part
+  out[#out + 1] = reaches
+end
+return out
 `)
+
+// A chunk is intersected with at most maxFilters other postings, the shortest.
+const maxFilters = 3
+
+// chunk is a request for candidates and, once read, its answer.
+type chunk struct {
+	postings []string
+	after    uint32
+	size     int
+
+	candidates []uint32
+	end        uint32 // where the chunk ended; 0 when the postings are exhausted
+}
+
+// readChunks reads chunks of candidates in one round trip: the customers above
+// each chunk's after that hold every one of its postings' grams.
+func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk) error {
+	cmds := make([]*redis.Cmd, len(chunks))
+	run := func() error {
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, c := range chunks {
+				cmds[i] = candidateChunk.EvalSha(ctx, p, c.postings, c.after, c.size, maxFilters)
+			}
+			return nil
+		})
+		return err
+	}
+	err := run()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// A restarted Redis forgot the script.
+		if err = candidateChunk.Load(ctx, rdb).Err(); err == nil {
+			err = run()
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	for i, c := range chunks {
+		res, err := cmds[i].Slice()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		c.candidates, c.end = c.parse(res)
+	}
+	return nil
+}
+
+func (c *chunk) parse(res []any) ([]uint32, uint32) {
+	if len(res) == 0 {
+		return nil, 0
+	}
+	driver, _ := res[0].(string)
+	candidates := refs(driver)
+	if len(candidates) == 0 {
+		return nil, 0
+	}
+	end := candidates[len(candidates)-1]
+	if len(candidates) < c.size {
+		end = 0
+	}
+	for i := 1; i+1 < len(res); i += 2 {
+		part, _ := res[i].(string)
+		if reaches, _ := res[i+1].(int64); reaches == 0 {
+			// The filter's part stops short: candidates past it wait for the next
+			// chunk.
+			if last := refAt(part, len(part)-refSize); end == 0 || last < end {
+				end = last
+				for len(candidates) > 0 && candidates[len(candidates)-1] > last {
+					candidates = candidates[:len(candidates)-1]
+				}
+			}
+		}
+		candidates = intersect(candidates, part)
+	}
+	return candidates, end
+}
+
+// intersect keeps the candidates (sorted) that the posting holds.
+func intersect(candidates []uint32, posting string) []uint32 {
+	out := candidates[:0]
+	j := 0
+	for _, c := range candidates {
+		for j+refSize <= len(posting) && refAt(posting, j) < c {
+			j += refSize
+		}
+		if j+refSize <= len(posting) && refAt(posting, j) == c {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // Search returns a page of entries, best first.
 func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error) {
@@ -136,35 +254,51 @@ func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error)
 			return Result{}, err
 		}
 	}
-	var res Result
+	s := searcher{rdb: rdb, keys: keys, q: q.text, includeArchived: req.IncludeArchived, docs: map[uint32]*doc{}}
+	return s.page(ctx, from, limit)
+}
+
+// searcher reads one page.
+type searcher struct {
+	rdb             redis.Cmdable
+	keys            projections.Keys
+	q               string
+	includeArchived bool
+	docs            map[uint32]*doc // nil: erased meanwhile
+}
+
+func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, error) {
+	// The first chunk of every class is read at once, and their docs too: most
+	// pages need no more, and take three round trips.
+	var chunks []*chunk
 	for class := from.class; class <= Infix; class++ {
-		postings := postingsFor(q.text, class)
+		postings := postingsFor(s.q, class)
 		for i, p := range postings {
-			postings[i] = keys.Prefix() + p
+			postings[i] = s.keys.Prefix() + p
 		}
-		var after uint32
+		c := &chunk{postings: postings, size: limit + 8}
 		if class == from.class && from.ref > 0 {
-			after = from.ref - 1 // the cursor's customer may have more entries
+			c.after = from.ref - 1 // the cursor's customer may have more entries
 		}
-		// A page rarely needs more candidates than entries; when most candidates
-		// fail (archived, or better found in another class), read more at a time.
-		chunk := limit + 8
+		chunks = append(chunks, c)
+	}
+	if err := readChunks(ctx, s.rdb, chunks); err != nil {
+		return Result{}, err
+	}
+	if err := s.load(ctx, chunks...); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	for i, c := range chunks {
+		class := from.class + Class(i)
 		for {
-			raw, err := nextCandidates.Run(ctx, rdb, postings, after, chunk).Text()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return Result{}, err
-			}
-			candidates := refs(raw)
-			docs, err := loadByRef(ctx, rdb, keys, candidates)
-			if err != nil {
-				return Result{}, err
-			}
-			for i, ref := range candidates {
-				d := docs[i]
-				if d == nil || d.Archived && !req.IncludeArchived {
+			Debug[class] += len(c.candidates)
+			for _, ref := range c.candidates {
+				d := s.docs[ref]
+				if d == nil || d.Archived && !s.includeArchived {
 					continue
 				}
-				for _, e := range entries(d, q.text, class) {
+				for _, e := range entries(d, s.q, class) {
 					if class == from.class && ref == from.ref && e.AddressIndex <= from.address {
 						continue // on the previous page
 					}
@@ -175,41 +309,55 @@ func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error)
 					}
 				}
 			}
-			if len(candidates) < chunk {
+			if c.end == 0 {
 				break
 			}
-			after, chunk = candidates[len(candidates)-1], min(4*chunk, 4096)
+			// When most candidates fail (archived, or better found in another
+			// class), read more at a time.
+			c.after, c.size = c.end, min(4*c.size, 16384)
+			if err := readChunks(ctx, s.rdb, []*chunk{c}); err != nil {
+				return Result{}, err
+			}
+			if err := s.load(ctx, c); err != nil {
+				return Result{}, err
+			}
 		}
 	}
 	return res, nil
 }
 
-// loadByRef reads the docs of customers by number; nil for one erased meanwhile.
-func loadByRef(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, candidates []uint32) ([]*doc, error) {
-	if len(candidates) == 0 {
-		return nil, nil
+// load reads the docs of the chunks' candidates not read yet.
+func (s *searcher) load(ctx context.Context, chunks ...*chunk) error {
+	var want []uint32
+	var ks []string
+	for _, c := range chunks {
+		for _, ref := range c.candidates {
+			if _, done := s.docs[ref]; !done {
+				s.docs[ref] = nil
+				want = append(want, ref)
+				ks = append(ks, s.keys.Key("d", refOf(int64(ref))))
+			}
+		}
 	}
-	ks := make([]string, len(candidates))
-	for i, ref := range candidates {
-		ks[i] = keys.Key("d", refOf(int64(ref)))
+	if len(ks) == 0 {
+		return nil
 	}
-	vals, err := rdb.MGet(ctx, ks...).Result()
+	vals, err := s.rdb.MGet(ctx, ks...).Result()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]*doc, len(vals))
 	for i, v := range vals {
-		s, ok := v.(string)
+		str, ok := v.(string)
 		if !ok {
 			continue
 		}
-		d, err := decodeDoc([]byte(s))
+		d, err := decodeDoc([]byte(str))
 		if err != nil {
-			return nil, fmt.Errorf("search doc %d: %w", candidates[i], err)
+			return fmt.Errorf("search doc %d: %w", want[i], err)
 		}
-		out[i] = &d
+		s.docs[want[i]] = &d
 	}
-	return out, nil
+	return nil
 }
 
 // entries are a customer's results in class c: one per address (or one without
@@ -242,3 +390,5 @@ func entries(d *doc, q string, c Class) []Entry {
 	}
 	return out
 }
+
+var Debug [3]int

@@ -20,6 +20,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	gen := r.cfg.Clock().UnixNano()
 	keys := keysOf(name, gen)
 	var cp eventstore.Position
+	compacted := false
 	for {
 		batch, err := r.readAfter(ctx, cp)
 		if err != nil {
@@ -30,6 +31,14 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 				return fmt.Errorf("rebuild %s: %w", name, err)
 			}
 			cp = batch[len(batch)-1].Position
+			continue
+		}
+		if c, ok := r.cfg.Projector.(Compactor); ok && !compacted {
+			// Caught up: compact once, then read what came meanwhile.
+			if err := c.Compact(ctx, keys, r.cfg.Redis); err != nil {
+				return fmt.Errorf("rebuild %s: compact: %w", name, err)
+			}
+			compacted = true
 			continue
 		}
 		old, switched, err := r.trySwitch(ctx, gen, cp)
@@ -45,17 +54,24 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	}
 }
 
-// readAfter reads up to a batch of events after cp.
+// Compactor is a Projector whose rebuilt keys are worth compacting once the
+// rebuild has caught up, before it becomes current: strings grown by APPEND
+// keep up to as much room again as they hold.
+type Compactor interface {
+	Compact(ctx context.Context, keys Keys, rdb *redis.Client) error
+}
+
+// readAfter reads up to a rebuild's batch of events after cp.
 func (r *Runner) readAfter(ctx context.Context, cp eventstore.Position) ([]eventstore.RecordedEvent, error) {
 	var out []eventstore.RecordedEvent
-	for e, err := range r.cfg.Store.ReadAll(ctx, cp, r.cfg.BatchSize+1) {
+	for e, err := range r.cfg.Store.ReadAll(ctx, cp, r.cfg.RebuildBatchSize+1) {
 		if err != nil {
 			return nil, err
 		}
 		if e.Position == cp {
 			continue // ReadAll starts at cp itself
 		}
-		if out = append(out, e); len(out) == r.cfg.BatchSize {
+		if out = append(out, e); len(out) == r.cfg.RebuildBatchSize {
 			break
 		}
 	}

@@ -95,6 +95,10 @@ type Config struct {
 	Projector Projector
 	// BatchSize caps the events of one transaction. Default 512.
 	BatchSize int
+	// RebuildBatchSize caps the events of one transaction of a rebuild, which
+	// nobody reads until it is done: larger batches share more writes (a read
+	// model's key touched by many customers is written once). Default 8192.
+	RebuildBatchSize int
 	// Clock is for lag figures. Default time.Now.
 	Clock func() time.Time
 	// CheckEvery is how often an idle runner checks that its generation still
@@ -119,6 +123,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 512
+	}
+	if cfg.RebuildBatchSize <= 0 {
+		cfg.RebuildBatchSize = 8192
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

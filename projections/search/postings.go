@@ -1,37 +1,53 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/projections"
 )
 
 // refSize is the width of a customer number in a posting.
 const refSize = 4
 
-// postingEdits are a batch's changes to postings, by key (family and gram):
-// customer numbers to add and to remove.
+// postingEdits are a batch's changes to postings: customer numbers to add and
+// to remove.
 type postingEdits struct {
-	add, remove map[string][]uint32
+	add, remove map[pkey][]uint32
 }
 
 func newPostingEdits() *postingEdits {
-	return &postingEdits{add: map[string][]uint32{}, remove: map[string][]uint32{}}
+	return &postingEdits{add: map[pkey][]uint32{}, remove: map[pkey][]uint32{}}
 }
 
-// customer records that a customer's postings went from before to after.
-func (e *postingEdits) customer(ref uint32, before, after map[string]struct{}) {
-	for k := range before {
-		if _, kept := after[k]; !kept {
-			e.remove[k] = append(e.remove[k], ref)
+// customer records that a customer's postings went from before to after (both
+// sorted).
+func (e *postingEdits) customer(ref uint32, before, after []pkey) {
+	for len(before) > 0 || len(after) > 0 {
+		c := 1
+		switch {
+		case len(before) == 0:
+			c = 1
+		case len(after) == 0:
+			c = -1
+		default:
+			c = cmp.Compare(before[0], after[0])
 		}
-	}
-	for k := range after {
-		if _, had := before[k]; !had {
-			e.add[k] = append(e.add[k], ref)
+		switch {
+		case c < 0:
+			e.remove[before[0]] = append(e.remove[before[0]], ref)
+			before = before[1:]
+		case c > 0:
+			e.add[after[0]] = append(e.add[after[0]], ref)
+			after = after[1:]
+		default:
+			before, after = before[1:], after[1:]
 		}
 	}
 }
@@ -47,8 +63,8 @@ func (e *postingEdits) queue(ctx context.Context, r redis.Cmdable, w redis.Pipel
 	for _, refs := range e.remove {
 		slices.Sort(refs)
 	}
-	tails := map[string]*redis.StringCmd{}
-	whole := map[string]*redis.StringCmd{}
+	tails := map[pkey]*redis.StringCmd{}
+	whole := map[pkey]*redis.StringCmd{}
 	read := func(fn func(p redis.Pipeliner)) error {
 		_, err := r.Pipelined(ctx, func(p redis.Pipeliner) error { fn(p); return nil })
 		if errors.Is(err, redis.Nil) {
@@ -59,20 +75,20 @@ func (e *postingEdits) queue(ctx context.Context, r redis.Cmdable, w redis.Pipel
 	err := read(func(p redis.Pipeliner) {
 		for k := range e.add {
 			if len(e.remove[k]) == 0 {
-				tails[k] = p.GetRange(ctx, prefix+k, -refSize, -1)
+				tails[k] = p.GetRange(ctx, prefix+k.name(), -refSize, -1)
 			}
 		}
 		for k := range e.remove {
-			whole[k] = p.Get(ctx, prefix+k)
+			whole[k] = p.Get(ctx, prefix+k.name())
 		}
 	})
 	if err != nil {
 		return err
 	}
-	var rewrite []string
+	var rewrite []pkey
 	for k, c := range tails {
 		if tail := c.Val(); len(tail) != refSize || refAt(tail, 0) < e.add[k][0] {
-			w.Append(ctx, prefix+k, string(pack(e.add[k])))
+			w.Append(ctx, prefix+k.name(), string(pack(e.add[k])))
 		} else {
 			rewrite = append(rewrite, k)
 		}
@@ -80,7 +96,7 @@ func (e *postingEdits) queue(ctx context.Context, r redis.Cmdable, w redis.Pipel
 	if len(rewrite) > 0 {
 		if err := read(func(p redis.Pipeliner) {
 			for _, k := range rewrite {
-				whole[k] = p.Get(ctx, prefix+k)
+				whole[k] = p.Get(ctx, prefix+k.name())
 			}
 		}); err != nil {
 			return err
@@ -91,9 +107,9 @@ func (e *postingEdits) queue(ctx context.Context, r redis.Cmdable, w redis.Pipel
 			return err
 		}
 		if merged := merge(c.Val(), e.add[k], e.remove[k]); len(merged) == 0 {
-			w.Del(ctx, prefix+k)
+			w.Del(ctx, prefix+k.name())
 		} else {
-			w.Set(ctx, prefix+k, merged, 0)
+			w.Set(ctx, prefix+k.name(), merged, 0)
 		}
 	}
 	return nil
@@ -147,4 +163,45 @@ func refs(b string) []uint32 {
 // refAt reads the number at byte offset i of a posting.
 func refAt(s string, i int) uint32 {
 	return uint32(s[i])<<24 | uint32(s[i+1])<<16 | uint32(s[i+2])<<8 | uint32(s[i+3])
+}
+
+// compactPostings rewrites each posting in KEYS at its exact size.
+var compactPostings = redis.NewScript(`
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v then redis.call('SET', k, v) end
+end
+return #KEYS
+`)
+
+// Compact implements projections.Compactor: a rebuild appends to postings batch
+// after batch, and Redis leaves room for as much again behind each APPEND.
+// Rewriting them once caught up gives that memory back.
+func (Projector) Compact(ctx context.Context, keys projections.Keys, rdb *redis.Client) error {
+	iter := rdb.Scan(ctx, 0, keys.Prefix()+"*", 1000).Iterator()
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := compactPostings.Run(ctx, rdb, batch).Err()
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		k := iter.Val()
+		if family := strings.TrimPrefix(k, keys.Prefix()); len(family) < 2 || family[1] != ':' ||
+			family[0] != famAnywhere && family[0] != famWordStart && family[0] != famWhole {
+			continue
+		}
+		if batch = append(batch, k); len(batch) == 256 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	return flush()
 }

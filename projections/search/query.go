@@ -292,7 +292,6 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 	for i, c := range chunks {
 		class := from.class + Class(i)
 		for {
-			Debug[class] += len(c.candidates)
 			for _, ref := range c.candidates {
 				d := s.docs[ref]
 				if d == nil || d.Archived && !s.includeArchived {
@@ -391,4 +390,3 @@ func entries(d *doc, q string, c Class) []Entry {
 	return out
 }
 
-var Debug [3]int

@@ -50,7 +50,7 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 	edits := newPostingEdits()
 	for _, id := range ids {
 		c := customer.New(id)
-		var before map[string]struct{}
+		var before []pkey
 		if d := old[id]; d != nil {
 			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details, Archived: d.Archived})
 			before = postingKeys(values(d.Details))
@@ -62,7 +62,7 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 			return fmt.Errorf("search: customer %s has number %d, outside what postings hold", id, c.Number())
 		}
 		ref := refOf(c.Number())
-		var after map[string]struct{}
+		var after []pkey
 		if c.Erasure() == nil {
 			d := doc{ID: id, Number: c.Number(), Version: c.Version(), Archived: c.Archived(), Details: searchable(c.Details())}
 			after = postingKeys(values(d.Details))

@@ -120,7 +120,6 @@ func main() {
 		pprof.StopCPUProfile()
 	}
 
-	check(rdb.ConfigResetStat(ctx).Err())
 	// 3. Search.
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -135,10 +134,6 @@ func main() {
 		res, err := search.Search(ctx, rdb, search.Request{Query: q, Limit: 20})
 		check(err)
 		lat = append(lat, time.Since(t))
-		if el := time.Since(t); el > 2*time.Millisecond {
-			fmt.Printf("slow %q %s %v\n", q, el, search.Debug)
-		}
-		search.Debug = [3]int{}
 		if len(res.Entries) > 0 {
 			matched++
 		}
@@ -150,12 +145,6 @@ func main() {
 		pprof.StopCPUProfile()
 	}
 
-	for _, l := range strings.Split(rdb.Info(ctx, "commandstats").Val(), "\r\n") {
-		if strings.Contains(l, "calls=") {
-			fmt.Println(l)
-		}
-	}
-	os.Exit(0)
 	// 4. PostgreSQL with pg_trgm, same customers, same queries.
 	if *pg != "" {
 		pgLat, err := postgresBaseline(ctx, *pg, store, cdc, queries)

@@ -389,4 +389,3 @@ func entries(d *doc, q string, c Class) []Entry {
 	}
 	return out
 }
-

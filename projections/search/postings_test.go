@@ -1,0 +1,132 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/projections/redistest"
+)
+
+// TestEditPostings edits postings on both servers: appended, spliced, cut,
+// deleted when emptied.
+func TestEditPostings(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		for i, c := range []struct {
+			cur         []uint32
+			add, remove []uint32
+			want        []uint32
+		}{
+			{nil, []uint32{3, 7}, nil, []uint32{3, 7}},                                // a new posting
+			{[]uint32{2, 5}, []uint32{6, 9}, nil, []uint32{2, 5, 6, 9}},               // appended
+			{[]uint32{2, 5, 9}, []uint32{1, 6, 10}, nil, []uint32{1, 2, 5, 6, 9, 10}}, // spliced in
+			{[]uint32{2, 5, 9}, nil, []uint32{5}, []uint32{2, 9}},                     // cut out
+			{[]uint32{2, 5, 9}, []uint32{4}, []uint32{2, 9}, []uint32{4, 5}},          // both
+			{[]uint32{2, 5, 9}, []uint32{5}, []uint32{7}, []uint32{2, 5, 9}},          // already there, never there
+			{[]uint32{2}, nil, []uint32{2}, nil},                                      // emptied: deleted
+			{[]uint32{1 << 31, math.MaxUint32}, []uint32{1 << 24, 1<<31 + 1}, nil, []uint32{1 << 24, 1 << 31, 1<<31 + 1, math.MaxUint32}},
+		} {
+			var k string
+			e := newPostingEdits()
+			key := gramKey(famAnywhere, fmt.Sprintf("%04d", i))
+			e.add[key], e.remove[key] = c.add, c.remove
+			k = key.name()
+			if c.cur != nil {
+				rdb.Set(ctx, k, pack(c.cur), 0)
+			}
+			if _, err := rdb.TxPipelined(ctx, func(w redis.Pipeliner) error { return e.queue(ctx, rdb, w, "") }); err != nil {
+				t.Fatal(err)
+			}
+			got, err := rdb.Get(ctx, k).Result()
+			if c.want == nil {
+				if !errors.Is(err, redis.Nil) {
+					t.Errorf("%v +%v -%v: %v left, want no key", c.cur, c.add, c.remove, refs(got))
+				}
+				continue
+			}
+			if !slices.Equal(refs(got), c.want) {
+				t.Errorf("%v +%v -%v = %v, want %v", c.cur, c.add, c.remove, refs(got), c.want)
+			}
+		}
+	})
+}
+
+func TestIntersectKeepsCommonNumbers(t *testing.T) {
+	got := intersect([]uint32{1, 4, 6, 9, 12}, string(pack([]uint32{2, 4, 5, 9, 13})))
+	if !slices.Equal(got, []uint32{4, 9}) {
+		t.Fatalf("intersect = %v", got)
+	}
+}
+
+func TestPostingNames(t *testing.T) {
+	for k, want := range map[pkey]string{
+		gramKey(famAnywhere, "mull"):        "g:mull",
+		gramKey(famWordStart, "müll"[:4]):   "s:m\xc3\xbcl",
+		wholeKey("james"):                   "x:ames\x05",
+		wholeKey(string(make([]byte, 300))): "x:\x00\x00\x00\x00\xff",
+	} {
+		if got := k.name(); got != want {
+			t.Errorf("name = %q, want %q", got, want)
+		}
+	}
+	// Sorted keys compare like their names' bytes, family first.
+	if !(gramKey(famAnywhere, "zzzz") < gramKey(famWordStart, "aaaa") && gramKey(famAnywhere, "abcd") < gramKey(famAnywhere, "abce")) {
+		t.Fatal("posting keys do not sort like their bytes")
+	}
+}
+
+func TestPostingKeysOfAValue(t *testing.T) {
+	got := postingKeys([]value{{field: FieldName, address: -1, text: "ann lee"}, {field: FieldPhone, address: -1, text: "012"}})
+	var names []string
+	for _, k := range got {
+		names = append(names, k.name())
+	}
+	// Windows of 4 bytes anywhere, those at a word start, and the whole value's
+	// last window with its length; "012" is too short for any query.
+	want := []string{"g:ann ", "g:n le", "g:nn l", "g: lee", "s:ann ", "x: lee\x07"}
+	slices.Sort(want)
+	slices.Sort(names)
+	if !slices.Equal(names, want) {
+		t.Fatalf("postings %q, want %q", names, want)
+	}
+}
+
+func TestDocRoundTrip(t *testing.T) {
+	lat, lng := 52.52, 13.405
+	d := doc{ID: "0f8b1c2e-7d4a-4c1e-9a55-3b2f6c1d9e00", Number: 1_000_001, Version: 42, Archived: true, Details: customer.Details{
+		Kind: customer.Company, FirstName: "Jürgen", LastName: "Müller", BusinessName: "Müller & Söhne", ContactName: "J. M.",
+		Email: "jm@example.org", StatementEmail: "billing@example.org", NotificationEmails: []string{"a@example.org", "b@example.org"},
+		InvoiceCCEmails: []string{"cc@example.org"},
+		Phones:          []customer.Phone{{Number: "+49 30 1234567", Type: customer.Work, Primary: true}, {Number: "+49 170 0000000"}},
+		Addresses: []customer.Address{{Type: customer.Billing, Street: "Unter den Linden 1", City: "Berlin", State: "BE", Postcode: "10117",
+			Country: "DE", Lat: &lat, Lng: &lng, Default: true}, {Street: "Hof 2"}},
+	}}
+	got, err := decodeDoc(d.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, d)
+	}
+	if empty, err := decodeDoc(doc{ID: "x", Number: 1}.encode()); err != nil || !reflect.DeepEqual(empty, doc{ID: "x", Number: 1}) {
+		t.Fatalf("empty details: %+v, %v", empty, err)
+	}
+	// Every truncation and a trailing byte are refused, never misread.
+	b := d.encode()
+	for i := range b {
+		if _, err := decodeDoc(b[:i]); err == nil {
+			t.Fatalf("a doc cut at %d of %d bytes decoded", i, len(b))
+		}
+	}
+	if _, err := decodeDoc(append(b, 0)); err == nil {
+		t.Fatal("a doc with a trailing byte decoded")
+	}
+}

@@ -33,6 +33,9 @@ func TestEditPostings(t *testing.T) {
 			{[]uint32{2, 5, 9}, []uint32{5}, []uint32{7}, []uint32{2, 5, 9}},          // already there, never there
 			{[]uint32{2}, nil, []uint32{2}, nil},                                      // emptied: deleted
 			{[]uint32{1 << 31, math.MaxUint32}, []uint32{1 << 24, 1<<31 + 1}, nil, []uint32{1 << 24, 1 << 31, 1<<31 + 1, math.MaxUint32}},
+			// Long postings.
+			{seq(1, 8000), []uint32{0, 4001, 9000}, []uint32{1, 2, 4000, 7999, 8000, 8001}, append(append(append([]uint32{0}, seq(3, 3999)...), seq(4001, 7998)...), 9000)},
+			{seq(1, 5000), nil, seq(1, 5000), nil},
 		} {
 			var k string
 			e := newPostingEdits()
@@ -129,4 +132,13 @@ func TestDocRoundTrip(t *testing.T) {
 	if _, err := decodeDoc(append(b, 0)); err == nil {
 		t.Fatal("a doc with a trailing byte decoded")
 	}
+}
+
+// seq lists the numbers from..to.
+func seq(from, to uint32) []uint32 {
+	var out []uint32
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
 }

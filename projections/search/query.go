@@ -91,7 +91,7 @@ const MaxLimit = 100
 // candidateChunk reads the next chunk of a class's candidates in one call.
 // KEYS are the postings every candidate is in. The shortest one drives: up to
 // ARGV[2] of its numbers above ARGV[1]. The next ARGV[3] shortest filter them,
-// each returning its own numbers above ARGV[1], at most 8 for each number of
+// each returning its own numbers above ARGV[1], at most 4 for each number of
 // the driver's chunk, for the caller to intersect with; a posting more than 64
 // times longer than the driver is left out (it filters little and costs much).
 // The reply is the driver's numbers, then for each filter its numbers and
@@ -131,7 +131,7 @@ if out[1] == '' then return out end
 for j = 2, math.min(#order, 1 + tonumber(ARGV[3])) do
   local i = order[j]
   if sizes[i] > 64 * sizes[driver] then break end
-  local part, reaches = slice(i, 8 * count)
+  local part, reaches = slice(i, 4 * count)
   if part == '' then return {''} end -- nothing above holds that gram
   out[#out + 1] = part
   out[#out + 1] = reaches
@@ -268,15 +268,18 @@ type searcher struct {
 }
 
 func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, error) {
-	// The first chunk of every class is read at once, and their docs too: most
-	// pages need no more, and take three round trips.
+	// The first chunk of every class is read at once, and the docs of its first
+	// candidates too: most pages need no more, and take three round trips. A
+	// chunk is large (round trips cost more than bytes); docs are read as
+	// needed, a few more each time.
 	var chunks []*chunk
+	var first []uint32
 	for class := from.class; class <= Infix; class++ {
 		postings := postingsFor(s.q, class)
 		for i, p := range postings {
 			postings[i] = s.keys.Prefix() + p
 		}
-		c := &chunk{postings: postings, size: limit + 8}
+		c := &chunk{postings: postings, size: firstChunk}
 		if class == from.class && from.ref > 0 {
 			c.after = from.ref - 1 // the cursor's customer may have more entries
 		}
@@ -285,39 +288,46 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 	if err := readChunks(ctx, s.rdb, chunks); err != nil {
 		return Result{}, err
 	}
-	if err := s.load(ctx, chunks...); err != nil {
+	for _, c := range chunks {
+		first = append(first, c.candidates[:min(len(c.candidates), limit+8)]...)
+	}
+	if err := s.load(ctx, first); err != nil {
 		return Result{}, err
 	}
 	var res Result
 	for i, c := range chunks {
 		class := from.class + Class(i)
 		for {
-			for _, ref := range c.candidates {
-				d := s.docs[ref]
-				if d == nil || d.Archived && !s.includeArchived {
-					continue
+			// When most candidates fail (archived, or better found in another
+			// class), read more docs at a time.
+			for n, todo := limit+8, c.candidates; len(todo) > 0; n *= 4 {
+				some := todo[:min(n, len(todo))]
+				todo = todo[len(some):]
+				if err := s.load(ctx, some); err != nil {
+					return Result{}, err
 				}
-				for _, e := range entries(d, s.q, class) {
-					if class == from.class && ref == from.ref && e.AddressIndex <= from.address {
-						continue // on the previous page
+				for _, ref := range some {
+					d := s.docs[ref]
+					if d == nil || d.Archived && !s.includeArchived {
+						continue
 					}
-					res.Entries = append(res.Entries, e)
-					if len(res.Entries) == limit {
-						res.Next = cursor{class: class, ref: ref, address: e.AddressIndex}.encode()
-						return res, nil
+					for _, e := range entries(d, s.q, class) {
+						if class == from.class && ref == from.ref && e.AddressIndex <= from.address {
+							continue // on the previous page
+						}
+						res.Entries = append(res.Entries, e)
+						if len(res.Entries) == limit {
+							res.Next = cursor{class: class, ref: ref, address: e.AddressIndex}.encode()
+							return res, nil
+						}
 					}
 				}
 			}
 			if c.end == 0 {
 				break
 			}
-			// When most candidates fail (archived, or better found in another
-			// class), read more at a time.
-			c.after, c.size = c.end, min(4*c.size, 16384)
+			c.after, c.size = c.end, min(4*c.size, 16*firstChunk)
 			if err := readChunks(ctx, s.rdb, []*chunk{c}); err != nil {
-				return Result{}, err
-			}
-			if err := s.load(ctx, c); err != nil {
 				return Result{}, err
 			}
 		}
@@ -325,17 +335,19 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 	return res, nil
 }
 
-// load reads the docs of the chunks' candidates not read yet.
-func (s *searcher) load(ctx context.Context, chunks ...*chunk) error {
+// firstChunk is the size of a class's first chunk of candidates: 1 KiB of the
+// shortest posting, the next growing fourfold.
+var firstChunk = 256
+
+// load reads the docs of the customers not read yet.
+func (s *searcher) load(ctx context.Context, refs []uint32) error {
 	var want []uint32
 	var ks []string
-	for _, c := range chunks {
-		for _, ref := range c.candidates {
-			if _, done := s.docs[ref]; !done {
-				s.docs[ref] = nil
-				want = append(want, ref)
-				ks = append(ks, s.keys.Key("d", refOf(int64(ref))))
-			}
+	for _, ref := range refs {
+		if _, done := s.docs[ref]; !done {
+			s.docs[ref] = nil
+			want = append(want, ref)
+			ks = append(ks, s.keys.Key("d", refOf(int64(ref))))
 		}
 	}
 	if len(ks) == 0 {

@@ -167,6 +167,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"bad If-Match", req{method: "PATCH", path: "/v1/customers/" + w.ID, role: "coordinator", body: map[string]any{"last_name": "X"}, header: map[string]string{"If-Match": "yesterday"}}, 400, []string{"header.If-Match"}},
 		{"bad id", req{method: "GET", path: "/v1/customers/nope", role: "coordinator"}, 400, []string{"path.id"}},
 		{"short query", req{method: "GET", path: "/v1/customers?q=ab", role: "technician"}, 400, []string{"query.q"}},
+		{"long query", req{method: "GET", path: "/v1/customers?q=" + strings.Repeat("a", 300), role: "technician"}, 400, []string{"query.q"}},
 		{"unknown parameter", req{method: "GET", path: "/v1/customers?archive=true", role: "technician"}, 400, []string{"query.archive"}},
 		{"bad limit", req{method: "GET", path: "/v1/customers?limit=1000", role: "technician"}, 400, []string{"query.limit"}},
 		{"bad cursor", req{method: "GET", path: "/v1/customers?after=!!", role: "technician"}, 400, []string{"query.after"}},

@@ -122,7 +122,7 @@ func problemOf(err error) Problem {
 	case errors.Is(err, customer.ErrErased):
 		return Problem{Status: http.StatusGone, Code: "customer-erased", Title: "The customer's personal data was erased",
 			Detail: "an erased customer can be read but no longer changed"}
-	case errors.Is(err, search.ErrQueryTooShort):
+	case errors.Is(err, search.ErrQueryTooShort), errors.Is(err, search.ErrQueryTooLong):
 		return invalidProblem("query.q", err.Error())
 	case errors.Is(err, search.ErrBadCursor), errors.Is(err, customerview.ErrBadCursor):
 		return invalidProblem("query.after", "is not a cursor this list returned")

@@ -21,12 +21,16 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	keys := keysOf(name, gen)
 	var cp eventstore.Position
 	compacted := false
+	// The next batch is read and decoded while this one is projected and
+	// committed: unsealing is as much work as the projection.
+	next := r.readAhead(ctx, cp)
 	for {
-		batch, err := r.readAfter(ctx, cp)
-		if err != nil {
-			return err
+		ahead := <-next
+		if ahead.err != nil {
+			return ahead.err
 		}
-		if len(batch) > 0 {
+		if batch := ahead.batch; len(batch) > 0 {
+			next = r.readAhead(ctx, batch[len(batch)-1].Position)
 			if err := r.commit(ctx, keys, cp, batch, 0, true); err != nil {
 				return fmt.Errorf("rebuild %s: %w", name, err)
 			}
@@ -39,6 +43,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 				return fmt.Errorf("rebuild %s: compact: %w", name, err)
 			}
 			compacted = true
+			next = r.readAhead(ctx, cp)
 			continue
 		}
 		old, switched, err := r.trySwitch(ctx, gen, cp)
@@ -51,7 +56,29 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 			}
 			return nil
 		}
+		next = r.readAhead(ctx, cp)
 	}
+}
+
+type readAhead struct {
+	batch []Event
+	err   error
+}
+
+// readAhead reads and decodes a rebuild's batch of events after cp, in the
+// background.
+func (r *Runner) readAhead(ctx context.Context, cp eventstore.Position) <-chan readAhead {
+	out := make(chan readAhead, 1)
+	go func() {
+		raw, err := r.readAfter(ctx, cp)
+		if err != nil || len(raw) == 0 {
+			out <- readAhead{err: err}
+			return
+		}
+		batch, err := r.decode(ctx, raw)
+		out <- readAhead{batch: batch, err: err}
+	}()
+	return out
 }
 
 // Compactor is a Projector whose rebuilt keys are worth compacting once the

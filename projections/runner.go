@@ -274,7 +274,11 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 				break drain
 			}
 		}
-		if err := r.commit(ctx, keys, cp, batch, len(events), false); err != nil {
+		decoded, err := r.decode(ctx, batch)
+		if err != nil {
+			return progressed, err
+		}
+		if err := r.commit(ctx, keys, cp, decoded, len(events), false); err != nil {
 			return progressed, err
 		}
 		cp, progressed = batch[len(batch)-1].Position, true
@@ -283,14 +287,10 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 
 // commit projects one batch and moves the checkpoint from cp, in one
 // transaction that fails if the checkpoint or the generation moved meanwhile.
-func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, raw []eventstore.RecordedEvent, queued int, shadow bool) error {
-	batch, err := r.decode(ctx, raw)
-	if err != nil {
-		return err
-	}
+func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, batch []Event, queued int, shadow bool) error {
 	name := r.cfg.Projector.Name()
-	last := raw[len(raw)-1]
-	err = r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+	last := batch[len(batch)-1]
+	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
 		if !shadow {
 			gen, err := tx.Get(ctx, genKey(name)).Result()
 			if err != nil || "rm:"+name+":"+gen+":" != keys.Prefix() {
@@ -321,8 +321,8 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 	}
 	r.mu.Lock()
 	r.state.Checkpoint, r.state.LastEventAt, r.state.Queued = last.Position, last.RecordedAt, queued
-	r.state.Processed += uint64(len(raw))
-	r.rate.add(r.cfg.Clock(), len(raw))
+	r.state.Processed += uint64(len(batch))
+	r.rate.add(r.cfg.Clock(), len(batch))
 	r.signal()
 	r.mu.Unlock()
 	return nil

@@ -63,8 +63,10 @@ func (d doc) encode() []byte {
 
 var errBadDoc = errors.New("search: damaged doc")
 
-func decodeDoc(b []byte) (doc, error) {
-	r := reader{b: b}
+// decodeDoc reads a doc; its strings share the memory of s, so that a search
+// verifying hundreds of candidates allocates little.
+func decodeDoc(s string) (doc, error) {
+	r := reader{b: s}
 	if r.byte() != docFormat {
 		return doc{}, errBadDoc
 	}
@@ -137,7 +139,7 @@ func appendCoordinate(b []byte, v *float64) []byte {
 
 // reader decodes a doc; the first error sticks and makes every later read empty.
 type reader struct {
-	b   []byte
+	b   string
 	bad bool
 }
 
@@ -153,21 +155,31 @@ func (r *reader) byte() byte {
 
 func (r *reader) bool() bool { return r.byte() == 1 }
 
+// uvarint reads what binary.AppendUvarint wrote, from a string.
 func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
+	var v uint64
+	var shift uint
+	for i := 0; i < len(r.b) && i < binary.MaxVarintLen64; i++ {
+		c := r.b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // over 64 bits
+			}
+			r.b = r.b[i+1:]
+			return v | uint64(c)<<shift
+		}
+		v |= uint64(c&0x7f) << shift
+		shift += 7
 	}
-	r.b = r.b[n:]
-	return v
+	r.bad, r.b = true, ""
+	return 0
 }
 
 // count reads a list length, which cannot exceed the bytes left.
 func (r *reader) count() int {
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
-		r.bad, r.b = true, nil
+		r.bad, r.b = true, ""
 		return 0
 	}
 	return int(n)
@@ -175,7 +187,7 @@ func (r *reader) count() int {
 
 func (r *reader) string() string {
 	n := r.count()
-	s := string(r.b[:n])
+	s := r.b[:n]
 	r.b = r.b[n:]
 	return s
 }
@@ -197,10 +209,10 @@ func (r *reader) coordinate() *float64 {
 		return nil
 	}
 	if len(r.b) < 8 {
-		r.bad, r.b = true, nil
+		r.bad, r.b = true, ""
 		return nil
 	}
-	v := math.Float64frombits(binary.BigEndian.Uint64(r.b))
+	v := math.Float64frombits(binary.BigEndian.Uint64([]byte(r.b[:8])))
 	r.b = r.b[8:]
 	return &v
 }

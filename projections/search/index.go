@@ -175,14 +175,22 @@ const MaxQuery = 256
 // searched by its digits; anything else case- and accent-insensitively. A query
 // shorter than MinQuery characters, or longer than MaxQuery bytes, is refused.
 func ParseQuery(s string) (Query, bool) {
+	q, err := parseQuery(s)
+	return q, err == nil
+}
+
+func parseQuery(s string) (Query, error) {
 	q := textkey.Fold(s)
 	if d := digits(q); len(d) >= MinQuery && strings.Trim(q, "0123456789 +-().") == "" {
 		q = d
 	}
-	if len(q) < MinQuery || len([]rune(q)) < MinQuery || len(q) > MaxQuery {
-		return Query{}, false
+	switch {
+	case len(q) < MinQuery || len([]rune(q)) < MinQuery:
+		return Query{}, ErrQueryTooShort
+	case len(q) > MaxQuery:
+		return Query{}, ErrQueryTooLong
 	}
-	return Query{text: q}, true
+	return Query{text: q}, nil
 }
 
 // Class is a match's rank.

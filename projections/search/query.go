@@ -50,7 +50,8 @@ type Result struct {
 
 // Errors of Search.
 var (
-	ErrQueryTooShort = fmt.Errorf("a search needs at least %d characters (and at most %d bytes)", MinQuery, MaxQuery)
+	ErrQueryTooShort = fmt.Errorf("a search needs at least %d characters", MinQuery)
+	ErrQueryTooLong  = fmt.Errorf("a search takes at most %d bytes", MaxQuery)
 	ErrBadCursor     = errors.New("invalid search cursor")
 	ErrNotReady      = errors.New("the search index is not built yet")
 )
@@ -90,12 +91,12 @@ const MaxLimit = 100
 
 // candidateChunk reads the next chunk of a class's candidates in one call.
 // KEYS are the postings every candidate is in. The shortest one drives: up to
-// ARGV[2] of its numbers above ARGV[1]. The next ARGV[3] shortest filter them,
-// each returning its own numbers above ARGV[1], at most 4 for each number of
-// the driver's chunk, for the caller to intersect with; a posting more than 64
-// times longer than the driver is left out (it filters little and costs much).
-// The reply is the driver's numbers, then for each filter its numbers and
-// whether they reach the posting's end.
+// ARGV[2] of its numbers above ARGV[1] (all, when at most four times that are
+// left), and whether they reach its end. The next ARGV[3] shortest filter them,
+// each returning its own numbers above ARGV[1], as many as should span the
+// driver's, for the caller to intersect with; a posting too long for that is
+// left out (it filters little and costs much). The reply is the driver's numbers and whether they reach its end, then the
+// same for each filter.
 //
 // A first chunk (ARGV[1] = 0) reads from the postings' starts without a single
 // probe; later ones find their start by a binary search. Numbers are compared
@@ -126,12 +127,21 @@ local function slice(k, n)
   return redis.call('GETRANGE', KEYS[k], from * 4, to * 4 - 1), reaches
 end
 local driver = order[1]
-local out = {(slice(driver, count))}
-if out[1] == '' then return out end
+if sizes[driver] - above(driver) <= 4 * count then
+  count = sizes[driver] -- little is left: take it all, saving round trips
+end
+local part, reaches = slice(driver, count)
+local out = {part, reaches}
+if part == '' then return out end
+local read = #part / 4
 for j = 2, math.min(#order, 1 + tonumber(ARGV[3])) do
   local i = order[j]
-  if sizes[i] > 64 * sizes[driver] then break end
-  local part, reaches = slice(i, 4 * count)
+  -- Enough of the filter to span the driver's numbers if both are spread
+  -- alike, twice over, and ARGV[4] more; a filter that would need more than
+  -- 16 KiB filters little, and is left out with the longer ones.
+  local want = math.ceil(2 * read * sizes[i] / sizes[driver]) + tonumber(ARGV[4])
+  if want > 4096 then break end
+  local part, reaches = slice(i, want)
   if part == '' then return {''} end -- nothing above holds that gram
   out[#out + 1] = part
   out[#out + 1] = reaches
@@ -159,7 +169,7 @@ func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk) error {
 	run := func() error {
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, c := range chunks {
-				cmds[i] = candidateChunk.EvalSha(ctx, p, c.postings, c.after, c.size, maxFilters)
+				cmds[i] = candidateChunk.EvalSha(ctx, p, c.postings, c.after, c.size, maxFilters, firstChunk/4)
 			}
 			return nil
 		})
@@ -195,10 +205,10 @@ func (c *chunk) parse(res []any) ([]uint32, uint32) {
 		return nil, 0
 	}
 	end := candidates[len(candidates)-1]
-	if len(candidates) < c.size {
+	if reaches, _ := res[1].(int64); reaches == 1 {
 		end = 0
 	}
-	for i := 1; i+1 < len(res); i += 2 {
+	for i := 2; i+1 < len(res); i += 2 {
 		part, _ := res[i].(string)
 		if reaches, _ := res[i+1].(int64); reaches == 0 {
 			// The filter's part stops short: candidates past it wait for the next
@@ -232,9 +242,9 @@ func intersect(candidates []uint32, posting string) []uint32 {
 
 // Search returns a page of entries, best first.
 func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error) {
-	q, ok := ParseQuery(req.Query)
-	if !ok {
-		return Result{}, ErrQueryTooShort
+	q, err := parseQuery(req.Query)
+	if err != nil {
+		return Result{}, err
 	}
 	keys, ok, err := projections.CurrentKeys(ctx, rdb, Name)
 	if err != nil {
@@ -362,7 +372,7 @@ func (s *searcher) load(ctx context.Context, refs []uint32) error {
 		if !ok {
 			continue
 		}
-		d, err := decodeDoc([]byte(str))
+		d, err := decodeDoc(str)
 		if err != nil {
 			return fmt.Errorf("search doc %d: %w", want[i], err)
 		}

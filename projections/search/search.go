@@ -118,7 +118,7 @@ func loadDocs(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids [
 		if !ok {
 			continue
 		}
-		d, err := decodeDoc([]byte(s))
+		d, err := decodeDoc(s)
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ var unaccent = sync.Pool{New: func() any { return transform.Chain(norm.NFD, rune
 // change here must come with new read-model names (a rebuild).
 func Fold(s string) string {
 	if ascii(s) { // most names, every email and phone: no Unicode work
-		return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+		return foldASCII(s)
 	}
 	t := unaccent.Get().(transform.Transformer)
 	folded, _, err := transform.String(t, s)
@@ -45,4 +45,51 @@ func ascii(s string) bool {
 		}
 	}
 	return true
+}
+
+// foldASCII is Fold for ASCII text in one pass, without a copy when s is folded
+// already (most emails): searches fold the values of every candidate they verify.
+func foldASCII(s string) string {
+	if foldedASCII(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	gap := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if asciiSpace(c) {
+			gap = len(b) > 0
+			continue
+		}
+		if gap {
+			b, gap = append(b, ' '), false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func foldedASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return false
+		case c == ' ':
+			if i == 0 || i == len(s)-1 || s[i+1] == ' ' {
+				return false
+			}
+		case asciiSpace(c):
+			return false
+		}
+	}
+	return true
+}
+
+// asciiSpace is unicode.IsSpace for ASCII, where strings.Fields splits.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }

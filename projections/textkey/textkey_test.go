@@ -1,6 +1,8 @@
 package textkey_test
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fieldservice/customer-service/projections/textkey"
@@ -18,6 +20,21 @@ func TestFold(t *testing.T) {
 	} {
 		if got := textkey.Fold(in); got != want {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFoldASCIIIsFieldsAndLower(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := "aZ 9.\t\n\v\f\r@-"
+	for range 20_000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := string(b)
+		if got, want := textkey.Fold(s), strings.Join(strings.Fields(strings.ToLower(s)), " "); got != want {
+			t.Fatalf("Fold(%q) = %q, want %q", s, got, want)
 		}
 	}
 }

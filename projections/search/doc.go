@@ -3,6 +3,7 @@ package search
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 
 	"github.com/fieldservice/customer-service/domain/customer"
@@ -17,15 +18,37 @@ type doc struct {
 	Number   int64
 	Version  uint64
 	Archived bool
-	Details  customer.Details
+	Details  details
 }
 
-// searchable keeps the details search finds customers by and shows in results;
-// edits of other fields change nothing here, so the doc stays small.
-func searchable(d customer.Details) customer.Details {
+// details are the customer's details search finds customers by and shows in
+// results; edits of other fields change nothing here. Not customer.Details: a
+// search decodes hundreds of docs, and that struct is four times larger.
+type details struct {
+	Kind                                           customer.Kind
+	FirstName, LastName, BusinessName, ContactName string
+	Email, StatementEmail                          string
+	NotificationEmails, InvoiceCCEmails            []string
+	Phones                                         []customer.Phone
+	Addresses                                      []customer.Address
+}
+
+func searchable(d customer.Details) details {
+	return details{Kind: d.Kind, FirstName: d.FirstName, LastName: d.LastName, BusinessName: d.BusinessName,
+		ContactName: d.ContactName, Email: d.Email, NotificationEmails: d.NotificationEmails, InvoiceCCEmails: d.InvoiceCCEmails,
+		StatementEmail: d.StatementEmail, Phones: d.Phones, Addresses: d.Addresses}
+}
+
+// customer gives the details back as the domain's, for the aggregate.
+func (d details) customer() customer.Details {
 	return customer.Details{Kind: d.Kind, FirstName: d.FirstName, LastName: d.LastName, BusinessName: d.BusinessName,
 		ContactName: d.ContactName, Email: d.Email, NotificationEmails: d.NotificationEmails, InvoiceCCEmails: d.InvoiceCCEmails,
 		StatementEmail: d.StatementEmail, Phones: d.Phones, Addresses: d.Addresses}
+}
+
+// displayName is the domain's display name for these details.
+func (d details) displayName() string {
+	return customer.Details{Kind: d.Kind, FirstName: d.FirstName, LastName: d.LastName, BusinessName: d.BusinessName}.DisplayName()
 }
 
 // docFormat is the first byte of an encoded doc; a new layout gets a new value.
@@ -76,21 +99,21 @@ func decodeDoc(s string) (doc, error) {
 	d.Archived = r.bool()
 	d.ID = r.string()
 	x := &d.Details
-	x.Kind = parseOr(r.string(), customer.ParseKind)
+	x.Kind = picklist(kinds, r.string(), customer.ParseKind)
 	x.FirstName, x.LastName, x.BusinessName, x.ContactName = r.string(), r.string(), r.string(), r.string()
 	x.Email, x.StatementEmail = r.string(), r.string()
 	x.NotificationEmails, x.InvoiceCCEmails = r.strings(), r.strings()
 	if n := r.count(); n > 0 {
 		x.Phones = make([]customer.Phone, n)
 		for i := range x.Phones {
-			x.Phones[i] = customer.Phone{Number: r.string(), Type: parseOr(r.string(), customer.ParsePhoneType), Primary: r.bool()}
+			x.Phones[i] = customer.Phone{Number: r.string(), Type: picklist(phoneTypes, r.string(), customer.ParsePhoneType), Primary: r.bool()}
 		}
 	}
 	if n := r.count(); n > 0 {
 		x.Addresses = make([]customer.Address, n)
 		for i := range x.Addresses {
 			a := &x.Addresses[i]
-			a.Type = parseOr(r.string(), customer.ParseAddressType)
+			a.Type = picklist(addressTypes, r.string(), customer.ParseAddressType)
 			a.Street, a.City, a.State, a.Postcode, a.Country = r.string(), r.string(), r.string(), r.string(), r.string()
 			a.Default, a.Lat, a.Lng = r.bool(), r.coordinate(), r.coordinate()
 		}
@@ -101,8 +124,28 @@ func decodeDoc(s string) (doc, error) {
 	return d, nil
 }
 
-// parseOr parses a stored picklist value; "" is the unset value.
-func parseOr[T any](s string, parse func(string) (T, error)) T {
+// The picklist values docs hold, by name: parsing builds a list of names on
+// every call, and a search decodes hundreds of docs.
+var (
+	kinds        = byName(customer.Person, customer.Company)
+	phoneTypes   = byName(customer.Mobile, customer.Work, customer.Home, customer.Fax, customer.OtherLine)
+	addressTypes = byName(customer.Billing, customer.Shipping, customer.Service)
+)
+
+func byName[T fmt.Stringer](values ...T) map[string]T {
+	m := make(map[string]T, len(values))
+	for _, v := range values {
+		m[v.String()] = v
+	}
+	return m
+}
+
+// picklist reads a stored picklist value; "" is the unset value, and a name
+// missing from known (a value added since) is parsed.
+func picklist[T any](known map[string]T, s string, parse func(string) (T, error)) T {
+	if v, ok := known[s]; ok {
+		return v
+	}
 	v, err := parse(s)
 	if err != nil {
 		var zero T

@@ -5,31 +5,32 @@
 // (a whole value equals the query), then prefix (a word starts with it), then
 // infix, by customer number within a rank, each naming the field that matched.
 //
-// Plain Redis structures (no modules), sized for a million customers in about a
+// Plain Redis structures (no modules), sized for a million customers in under a
 // kilobyte each. Every indexed value is folded (textkey.Fold; phones to their
 // digits) and cut into grams, its 4-byte windows. A posting is a Redis string of
 // the sorted, distinct customer numbers (4 bytes each, big-endian) whose values
-// hold a gram, in one of four families:
+// hold a gram, in one of three families:
 //
 //	g:<gram>        the gram anywhere in a value
 //	s:<gram>        the gram where a word starts (a value's start, or after a separator)
 //	x:<gram><len>   a value of that length (a byte, 255 for longer) ends with the gram
-//	d:<ref>    the customer's searchable state and display payload (doc.go)
-//	r:<bucket> customer id → number, for the projector (a small hash per bucket)
+//	d:<ref>         the customer's searchable state and display payload (doc.go)
+//	r:<bucket>      customer id → number, for the projector (a small hash per bucket)
 //
 // A customer that matches a query holds every gram of it, so each posting of
-// the query's grams is a superset of its matches: a search walks the shortest
-// one in customer order and verifies each candidate against its doc, which also
-// tells the entry's rank and field. Ranks are read one after the other with the
-// family that narrows them: exact from x and s (a value as long as the query
-// ends and starts like it), prefix from s, infix from g, and an entry is emitted only in its
-// best rank. Pages end at a (rank, customer, address) cursor, so the first page
-// reads a few dozen candidates whatever the number of matches.
+// the query's grams is a superset of its matches. Ranks are read one after the
+// other with the families that narrow them: exact from x and s (a value as long
+// as the query that ends and starts like it), prefix from s, infix from g. In
+// each, a search walks the shortest posting in customer order, intersects it
+// with the next shortest ones in Redis (query.go), and verifies each candidate
+// against its doc, which also tells the entry's rank and field; an entry is
+// emitted only in its best rank. Pages end at a (rank, customer, address)
+// cursor, so a first page reads a few chunks whatever the number of matches.
 //
 // Postings are shared by every customer with the gram, so the index costs a few
 // bytes per gram a customer holds, where a sorted-set member per suffix cost a
 // hundred. New customers have the highest numbers and are appended; an edit
-// rewrites only the postings of grams it adds or removes.
+// rewrites only the postings of grams it adds or removes (postings.go).
 package search
 
 import (
@@ -37,7 +38,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/projections/textkey"
 )
 
@@ -63,7 +63,7 @@ type value struct {
 
 // values lists what a customer is found by, in the order that breaks ties
 // between equally good matches: names, emails, phones, streets.
-func values(d customer.Details) []value {
+func values(d details) []value {
 	var out []value
 	add := func(f Field, addr int, s string) {
 		if s != "" {

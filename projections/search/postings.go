@@ -30,7 +30,7 @@ func newPostingEdits() *postingEdits {
 // sorted).
 func (e *postingEdits) customer(ref uint32, before, after []pkey) {
 	for len(before) > 0 || len(after) > 0 {
-		c := 1
+		var c int
 		switch {
 		case len(before) == 0:
 			c = 1

@@ -264,7 +264,7 @@ func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error)
 			return Result{}, err
 		}
 	}
-	s := searcher{rdb: rdb, keys: keys, q: q.text, includeArchived: req.IncludeArchived, docs: map[uint32]*doc{}}
+	s := searcher{rdb: rdb, keys: keys, q: q.text, includeArchived: req.IncludeArchived, raw: map[uint32]string{}}
 	return s.page(ctx, from, limit)
 }
 
@@ -274,7 +274,7 @@ type searcher struct {
 	keys            projections.Keys
 	q               string
 	includeArchived bool
-	docs            map[uint32]*doc // nil: erased meanwhile
+	raw             map[uint32]string // docs read, not decoded yet; "": erased meanwhile
 }
 
 func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, error) {
@@ -317,7 +317,10 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 					return Result{}, err
 				}
 				for _, ref := range some {
-					d := s.docs[ref]
+					d, err := s.doc(ref)
+					if err != nil {
+						return Result{}, err
+					}
 					if d == nil || d.Archived && !s.includeArchived {
 						continue
 					}
@@ -349,13 +352,14 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 // shortest posting, the next growing fourfold.
 var firstChunk = 256
 
-// load reads the docs of the customers not read yet.
+// load reads the docs of the customers not read yet, and keeps them as they
+// are: a doc is decoded only once a page looks at its customer.
 func (s *searcher) load(ctx context.Context, refs []uint32) error {
 	var want []uint32
 	var ks []string
 	for _, ref := range refs {
-		if _, done := s.docs[ref]; !done {
-			s.docs[ref] = nil
+		if _, done := s.raw[ref]; !done {
+			s.raw[ref] = ""
 			want = append(want, ref)
 			ks = append(ks, s.keys.Key("d", refOf(int64(ref))))
 		}
@@ -368,17 +372,24 @@ func (s *searcher) load(ctx context.Context, refs []uint32) error {
 		return err
 	}
 	for i, v := range vals {
-		str, ok := v.(string)
-		if !ok {
-			continue
+		if str, ok := v.(string); ok {
+			s.raw[want[i]] = str
 		}
-		d, err := decodeDoc(str)
-		if err != nil {
-			return fmt.Errorf("search doc %d: %w", want[i], err)
-		}
-		s.docs[want[i]] = &d
 	}
 	return nil
+}
+
+// doc decodes a loaded doc; nil when the customer was erased meanwhile.
+func (s *searcher) doc(ref uint32) (*doc, error) {
+	raw := s.raw[ref]
+	if raw == "" {
+		return nil, nil
+	}
+	d, err := decodeDoc(raw)
+	if err != nil {
+		return nil, fmt.Errorf("search doc %d: %w", ref, err)
+	}
+	return &d, nil
 }
 
 // entries are a customer's results in class c: one per address (or one without
@@ -398,7 +409,7 @@ func entries(d *doc, q string, c Class) []Entry {
 		if !ok || b.class != c {
 			continue
 		}
-		e := Entry{CustomerID: d.ID, Number: d.Number, DisplayName: d.Details.DisplayName(), Kind: d.Details.Kind, Archived: d.Archived,
+		e := Entry{CustomerID: d.ID, Number: d.Number, DisplayName: d.Details.displayName(), Kind: d.Details.Kind, Archived: d.Archived,
 			Email: d.Details.Email, AddressIndex: a, Field: b.value.field, Class: b.class}
 		if len(d.Details.Phones) > 0 {
 			e.Phone = d.Details.Phones[0].Number

@@ -52,7 +52,7 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 		c := customer.New(id)
 		var before []pkey
 		if d := old[id]; d != nil {
-			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details, Archived: d.Archived})
+			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details.customer(), Archived: d.Archived})
 			before = postingKeys(values(d.Details))
 		}
 		if err := projections.ApplyNew(c, byID[id]); err != nil {

@@ -51,6 +51,12 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 			return fmt.Errorf("rebuild %s: %w", name, err)
 		}
 		if switched {
+			r.mu.Lock()
+			if to := r.rebuiltTo; to.Position == cp && cp.Compare(r.state.Checkpoint) > 0 {
+				r.state.Checkpoint, r.state.LastEventAt = to.Position, to.RecordedAt
+				r.signal()
+			}
+			r.mu.Unlock()
 			if old != nil {
 				return deleteKeys(ctx, r.cfg.Redis, old.Prefix())
 			}

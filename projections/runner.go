@@ -114,6 +114,8 @@ type Runner struct {
 	state   Status
 	changed chan struct{} // closed and replaced when the checkpoint moves
 	rate    rateMeter
+	// rebuiltTo is the last event a rebuild has committed.
+	rebuiltTo eventstore.RecordedEvent
 }
 
 // NewRunner returns a runner; Run starts it.
@@ -316,15 +318,21 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 	if errors.Is(err, redis.TxFailedErr) {
 		err = errRestart
 	}
-	if err != nil || shadow {
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.state.Checkpoint, r.state.LastEventAt, r.state.Queued = last.Position, last.RecordedAt, queued
+	defer r.mu.Unlock()
+	// A rebuild's events count as processed; its checkpoint becomes the
+	// runner's once it is current (Rebuild).
 	r.state.Processed += uint64(len(batch))
 	r.rate.add(r.cfg.Clock(), len(batch))
+	if shadow {
+		r.rebuiltTo = last.RecordedEvent
+		return nil
+	}
+	r.state.Checkpoint, r.state.LastEventAt, r.state.Queued = last.Position, last.RecordedAt, queued
 	r.signal()
-	r.mu.Unlock()
 	return nil
 }
 

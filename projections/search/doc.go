@@ -52,14 +52,30 @@ func (d details) displayName() string {
 }
 
 // docFormat is the first byte of an encoded doc; a new layout gets a new value.
-const docFormat = 1
+const docFormat = 2
 
+// An encoded doc starts with what a search verifies a candidate against, so
+// that most candidates are turned down without decoding the rest:
+//
+//	format, archived, number of addresses, the folded values (texts),
+//	number, version, id, the details (for results and the projector)
+//
+// The texts are the customer's values as the index cuts them: a field code
+// ('n', 'e', 'p', 's'), the address of a street (+1), the folded text.
 func (d doc) encode() []byte {
-	b := make([]byte, 0, 256)
+	b := make([]byte, 0, 384)
 	b = append(b, docFormat)
+	b = appendBool(b, d.Archived)
+	b = binary.AppendUvarint(b, uint64(len(d.Details.Addresses)))
+	var texts []byte
+	for _, v := range values(d.Details) {
+		texts = append(texts, v.field.code())
+		texts = binary.AppendUvarint(texts, uint64(v.address+1))
+		texts = appendString(texts, v.text)
+	}
+	b = appendString(b, string(texts))
 	b = binary.AppendUvarint(b, uint64(d.Number))
 	b = binary.AppendUvarint(b, d.Version)
-	b = appendBool(b, d.Archived)
 	b = appendString(b, d.ID)
 	x := d.Details
 	for _, s := range []string{x.Kind.String(), x.FirstName, x.LastName, x.BusinessName, x.ContactName, x.Email, x.StatementEmail} {
@@ -89,14 +105,13 @@ var errBadDoc = errors.New("search: damaged doc")
 // decodeDoc reads a doc; its strings share the memory of s, so that a search
 // verifying hundreds of candidates allocates little.
 func decodeDoc(s string) (doc, error) {
-	r := reader{b: s}
-	if r.byte() != docFormat {
-		return doc{}, errBadDoc
+	h, r, err := docHeader(s)
+	if err != nil {
+		return doc{}, err
 	}
-	var d doc
+	d := doc{Archived: h.archived}
 	d.Number = int64(r.uvarint())
 	d.Version = r.uvarint()
-	d.Archived = r.bool()
 	d.ID = r.string()
 	x := &d.Details
 	x.Kind = picklist(kinds, r.string(), customer.ParseKind)
@@ -122,6 +137,40 @@ func decodeDoc(s string) (doc, error) {
 		return doc{}, errBadDoc
 	}
 	return d, nil
+}
+
+// header is the start of a doc: what a search verifies a candidate against.
+type header struct {
+	archived  bool
+	addresses int
+	texts     string
+}
+
+// docHeader reads a doc's header, and returns a reader of the rest.
+func docHeader(s string) (header, *reader, error) {
+	r := &reader{b: s}
+	if r.byte() != docFormat {
+		return header{}, nil, errBadDoc
+	}
+	h := header{archived: r.bool(), addresses: int(r.uvarint()), texts: r.string()}
+	if r.bad {
+		return header{}, nil, errBadDoc
+	}
+	return h, r, nil
+}
+
+// values reads the folded values back: substrings of the doc, no copies.
+func (h header) values() ([]value, error) {
+	out := make([]value, 0, 8)
+	r := reader{b: h.texts}
+	for len(r.b) > 0 && !r.bad {
+		f := fieldOf(r.byte())
+		out = append(out, value{field: f, address: int(r.uvarint()) - 1, text: r.string()})
+	}
+	if r.bad {
+		return nil, errBadDoc
+	}
+	return out, nil
 }
 
 // The picklist values docs hold, by name: parsing builds a list of names on

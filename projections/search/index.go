@@ -54,6 +54,31 @@ const (
 	FieldStreet Field = "street"
 )
 
+// code is a field's byte in a doc.
+func (f Field) code() byte {
+	switch f {
+	case FieldName:
+		return 'n'
+	case FieldEmail:
+		return 'e'
+	case FieldPhone:
+		return 'p'
+	}
+	return 's'
+}
+
+func fieldOf(code byte) Field {
+	switch code {
+	case 'n':
+		return FieldName
+	case 'e':
+		return FieldEmail
+	case 'p':
+		return FieldPhone
+	}
+	return FieldStreet
+}
+
 // value is one indexed value of a customer.
 type value struct {
 	field   Field

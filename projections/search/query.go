@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -317,14 +318,11 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 					return Result{}, err
 				}
 				for _, ref := range some {
-					d, err := s.doc(ref)
+					es, err := s.entries(ref, class)
 					if err != nil {
 						return Result{}, err
 					}
-					if d == nil || d.Archived && !s.includeArchived {
-						continue
-					}
-					for _, e := range entries(d, s.q, class) {
+					for _, e := range es {
 						if class == from.class && ref == from.ref && e.AddressIndex <= from.address {
 							continue // on the previous page
 						}
@@ -379,35 +377,46 @@ func (s *searcher) load(ctx context.Context, refs []uint32) error {
 	return nil
 }
 
-// doc decodes a loaded doc; nil when the customer was erased meanwhile.
-func (s *searcher) doc(ref uint32) (*doc, error) {
+// entries are a customer's results in class c: one per address (or one
+// without an address) whose best match for the query is of that class. Most
+// candidates are turned down by their doc's texts alone; the rest of a doc is
+// decoded only for a result.
+func (s *searcher) entries(ref uint32, c Class) ([]Entry, error) {
 	raw := s.raw[ref]
 	if raw == "" {
-		return nil, nil
+		return nil, nil // erased meanwhile
 	}
-	d, err := decodeDoc(raw)
+	h, _, err := docHeader(raw)
 	if err != nil {
 		return nil, fmt.Errorf("search doc %d: %w", ref, err)
 	}
-	return &d, nil
-}
-
-// entries are a customer's results in class c: one per address (or one without
-// an address) whose best match for q is of that class.
-func entries(d *doc, q string, c Class) []Entry {
-	vs := values(d.Details)
+	if h.archived && !s.includeArchived || !strings.Contains(h.texts, s.q) {
+		return nil, nil
+	}
+	vs, err := h.values()
+	if err != nil {
+		return nil, fmt.Errorf("search doc %d: %w", ref, err)
+	}
 	addrs := []int{-1}
-	if n := len(d.Details.Addresses); n > 0 {
-		addrs = make([]int, n)
+	if h.addresses > 0 {
+		addrs = make([]int, h.addresses)
 		for i := range addrs {
 			addrs[i] = i
 		}
 	}
 	var out []Entry
+	var d *doc
 	for _, a := range addrs {
-		b, ok := best(q, vs, a)
+		b, ok := best(s.q, vs, a)
 		if !ok || b.class != c {
 			continue
+		}
+		if d == nil {
+			decoded, err := decodeDoc(raw)
+			if err != nil {
+				return nil, fmt.Errorf("search doc %d: %w", ref, err)
+			}
+			d = &decoded
 		}
 		e := Entry{CustomerID: d.ID, Number: d.Number, DisplayName: d.Details.displayName(), Kind: d.Details.Kind, Archived: d.Archived,
 			Email: d.Details.Email, AddressIndex: a, Field: b.value.field, Class: b.class}
@@ -420,5 +429,5 @@ func entries(d *doc, q string, c Class) []Entry {
 		}
 		out = append(out, e)
 	}
-	return out
+	return out, nil
 }

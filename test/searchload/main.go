@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -129,11 +128,9 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 	}
 	queries := makeQueries(sample, *nq)
-	// The tool holds about a hundred megabytes (key cache, store, the sample):
-	// its collector, not the search, would set the tail. Collect now, then rarely
-	// (../shared/notes/search.md saw the same).
+	// Start the timed searches with the garbage of writing and rebuilding
+	// collected.
 	runtime.GC()
-	gc := debug.SetGCPercent(800)
 	lat := make([]time.Duration, 0, len(queries))
 	matched := 0
 	for _, q := range queries {
@@ -152,7 +149,6 @@ func main() {
 		pprof.StopCPUProfile()
 	}
 
-	debug.SetGCPercent(gc)
 
 	// 4. PostgreSQL with pg_trgm, same customers, same queries.
 	if *pg != "" {

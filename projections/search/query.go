@@ -353,20 +353,8 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 // shortest posting, the next growing fourfold.
 var firstChunk = 256
 
-// matchingDocs returns the docs KEYS that hold the text ARGV[1] anywhere (false
-// for the others, and for a doc gone): a candidate whose values lack the query
-// is turned down in Redis, and its doc is not sent. A plain find, no patterns.
-var matchingDocs = redis.NewScript(`
-local out = {}
-for i, k in ipairs(KEYS) do
-  local d = redis.call('GET', k)
-  if d and string.find(d, ARGV[1], 1, true) then out[i] = d else out[i] = false end
-end
-return out
-`)
-
-// load reads the docs of the customers not read yet that may match, and keeps
-// them as they are: a doc is decoded only once a page looks at its customer.
+// load reads the docs of the customers not read yet, and keeps them as they
+// are: a doc is decoded only once a page looks at its customer.
 func (s *searcher) load(ctx context.Context, refs []uint32) error {
 	var want []uint32
 	var ks []string
@@ -380,12 +368,12 @@ func (s *searcher) load(ctx context.Context, refs []uint32) error {
 	if len(ks) == 0 {
 		return nil
 	}
-	vals, err := matchingDocs.Run(ctx, s.rdb, ks, s.q).Slice()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	vals, err := s.rdb.MGet(ctx, ks...).Result()
+	if err != nil {
 		return err
 	}
 	for i, v := range vals {
-		if str, ok := v.(string); ok && i < len(want) {
+		if str, ok := v.(string); ok {
 			s.raw[want[i]] = str
 		}
 	}
@@ -394,8 +382,8 @@ func (s *searcher) load(ctx context.Context, refs []uint32) error {
 
 // entries are a customer's results in class c: one per address (or one
 // without an address) whose best match for the query is of that class. Most
-// candidates are turned down by their doc's texts alone (in Redis, by load);
-// the rest of a doc is decoded only for a result.
+// candidates are turned down by their doc's texts alone; the rest of a doc is
+// decoded only for a result.
 func (s *searcher) entries(ref uint32, c Class) ([]Entry, error) {
 	raw := s.raw[ref]
 	if raw == "" {

@@ -149,7 +149,6 @@ func main() {
 		pprof.StopCPUProfile()
 	}
 
-
 	// 4. PostgreSQL with pg_trgm, same customers, same queries.
 	if *pg != "" {
 		pgLat, err := postgresBaseline(ctx, *pg, store, cdc, queries)

@@ -66,23 +66,23 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	}
 }
 
-type readAhead struct {
+type readBatch struct {
 	batch []Event
 	err   error
 }
 
 // readAhead reads and decodes a rebuild's batch of events after cp, in the
 // background.
-func (r *Runner) readAhead(ctx context.Context, cp eventstore.Position) <-chan readAhead {
-	out := make(chan readAhead, 1)
+func (r *Runner) readAhead(ctx context.Context, cp eventstore.Position) <-chan readBatch {
+	out := make(chan readBatch, 1)
 	go func() {
 		raw, err := r.readAfter(ctx, cp)
 		if err != nil || len(raw) == 0 {
-			out <- readAhead{err: err}
+			out <- readBatch{err: err}
 			return
 		}
 		batch, err := r.decode(ctx, raw)
-		out <- readAhead{batch: batch, err: err}
+		out <- readBatch{batch: batch, err: err}
 	}()
 	return out
 }

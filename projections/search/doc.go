@@ -60,15 +60,16 @@ const docFormat = 2
 //	format, archived, number of addresses, the folded values (texts),
 //	number, version, id, the details (for results and the projector)
 //
-// The texts are the customer's values as the index cuts them: a field code
-// ('n', 'e', 'p', 's'), the address of a street (+1), the folded text.
-func (d doc) encode() []byte {
+// The texts are the customer's values as the index cuts them (vs, which the
+// projector has computed already: values(d.Details)): a field code ('n', 'e',
+// 'p', 's'), the address of a street (+1), the folded text.
+func (d doc) encode(vs []value) []byte {
 	b := make([]byte, 0, 384)
 	b = append(b, docFormat)
 	b = appendBool(b, d.Archived)
 	b = binary.AppendUvarint(b, uint64(len(d.Details.Addresses)))
 	var texts []byte
-	for _, v := range values(d.Details) {
+	for _, v := range vs {
 		texts = append(texts, v.field.code())
 		texts = binary.AppendUvarint(texts, uint64(v.address+1))
 		texts = appendString(texts, v.text)

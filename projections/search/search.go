@@ -65,8 +65,9 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 		var after []pkey
 		if c.Erasure() == nil {
 			d := doc{ID: id, Number: c.Number(), Version: c.Version(), Archived: c.Archived(), Details: searchable(c.Details())}
-			after = postingKeys(values(d.Details))
-			w.Set(ctx, keys.Key("d", ref), d.encode(), 0)
+			vs := values(d.Details)
+			after = postingKeys(vs)
+			w.Set(ctx, keys.Key("d", ref), d.encode(vs), 0)
 			w.HSet(ctx, keys.Key("r", refBucket(id)), id, c.Number())
 		} else {
 			w.Del(ctx, keys.Key("d", ref))

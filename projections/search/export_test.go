@@ -1,9 +1,14 @@
 package search
 
-// SetFirstChunk makes chunks of candidates tiny, so that small tests walk
-// postings chunk after chunk, as a large index does; it returns the undo.
-func SetFirstChunk(n int) (undo func()) {
-	old := firstChunk
-	firstChunk = n
-	return func() { firstChunk = old }
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SearchInChunks is Search with first chunks of n candidates: tiny ones make
+// small tests walk postings chunk after chunk, with filters cut short, as a
+// large index does.
+func SearchInChunks(ctx context.Context, rdb redis.Cmdable, req Request, n int) (Result, error) {
+	return search(ctx, rdb, req, n)
 }

@@ -5,32 +5,40 @@
 // (a whole value equals the query), then prefix (a word starts with it), then
 // infix, by customer number within a rank, each naming the field that matched.
 //
-// Plain Redis structures (no modules), sized for a million customers in under a
+// Plain Redis structures (no modules), sized for a million customers in about a
 // kilobyte each. Every indexed value is folded (textkey.Fold; phones to their
 // digits) and cut into grams, its 4-byte windows. A posting is a Redis string of
-// the sorted, distinct customer numbers (4 bytes each, big-endian) whose values
-// hold a gram, in one of three families:
+// the sorted, distinct customer numbers (4 bytes each, big-endian) of one range
+// of numbers (65,536 by default: Projector.RangeBits) whose values hold a gram,
+// in one of three families:
 //
-//	g:<gram>        the gram anywhere in a value
-//	s:<gram>        the gram where a word starts (a value's start, or after a separator)
-//	x:<gram><len>   a value of that length (a byte, 255 for longer) ends with the gram
-//	d:<ref>         the customer's searchable state and display payload (doc.go)
-//	r:<bucket>      customer id → number, for the projector (a small hash per bucket)
+//	g:<gram><range>       the gram anywhere in a value
+//	s:<gram><range>       the gram where a word starts (a value's start, or after a separator)
+//	x:<gram><len><range>  a value of that length (a byte, 255 for longer) ends with the gram
+//	d:<ref>               the customer's searchable state and display payload (doc.go)
+//	r:<bucket>            customer id → number, for the projector (a small hash per bucket)
+//	m                     the layout: the range width and the highest customer number
+//
+// where <range> is the range's index in two bytes. Ranges bound what an edit
+// rewrites (a posting of one range, not of every customer with the gram) and
+// what a search reads of a posting at a time.
 //
 // A customer that matches a query holds every gram of it, so each posting of
 // the query's grams is a superset of its matches. Ranks are read one after the
 // other with the families that narrow them: exact from x and s (a value as long
 // as the query that ends and starts like it), prefix from s, infix from g. In
-// each, a search walks the shortest posting in customer order, intersects it
-// with the next shortest ones in Redis (query.go), and verifies each candidate
-// against its doc, which also tells the entry's rank and field; an entry is
-// emitted only in its best rank. Pages end at a (rank, customer, address)
-// cursor, so a first page reads a few chunks whatever the number of matches.
+// each, a search walks the ranges in order; in each range the shortest posting
+// drives, Redis cuts the next shortest ones to the span of its numbers, and the
+// client intersects them (query.go) and verifies each candidate against its
+// doc, which also tells the entry's rank and field; an entry is emitted only in
+// its best rank. Pages end at a (rank, customer, address) cursor, so a first
+// page reads a few chunks whatever the number of matches.
 //
-// Postings are shared by every customer with the gram, so the index costs a few
-// bytes per gram a customer holds, where a sorted-set member per suffix cost a
-// hundred. New customers have the highest numbers and are appended; an edit
-// rewrites only the postings of grams it adds or removes (postings.go).
+// Postings are shared by every customer of the range with the gram, so the
+// index costs a few bytes per gram a customer holds, where a sorted-set member
+// per suffix cost a hundred. New customers have the highest numbers and are
+// appended; an edit rewrites only the postings, in its customer's range, of
+// grams it adds or removes (postings.go).
 package search
 
 import (
@@ -138,8 +146,9 @@ const (
 
 // pkey names a posting: its family, its gram and, for x, the value's length (a
 // byte, 255 for longer), so that an exact query finds few candidates beyond its
-// matches ("james" is not where "james james" is). Packed in an integer, bytes
-// in that order, not a string: a rebuild sorts and maps a hundred per customer.
+// matches ("james" is not where "james james" is); and the range of customer
+// numbers it holds (the top 16 bits). Packed in an integer, bytes in that order,
+// not a string: a rebuild sorts and maps a hundred per customer.
 type pkey uint64
 
 func gramKey(family byte, gram string) pkey {
@@ -154,14 +163,24 @@ func wholeKey(t string) pkey {
 	return gramKey(famWhole, t[len(t)-MinQuery:]) | pkey(min(len(t), 255))
 }
 
-// name is the posting's key, without the generation prefix: "g:mull".
-func (k pkey) name() string {
+// in is the posting of the same gram for the numbers of range r.
+func (k pkey) in(r uint32) pkey { return k&(1<<48-1) | pkey(r)<<48 }
+
+// base is the name of the posting's gram, without the generation prefix or the
+// range: "g:mull". A search names the ranges' postings by adding rangeSuffix.
+func (k pkey) base() string {
 	b := []byte{byte(k >> 40), ':', byte(k >> 32), byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}
 	if b[0] != famWhole {
 		b = b[:len(b)-1]
 	}
 	return string(b)
 }
+
+// name is the posting's key without the generation prefix: its base, then its
+// range in two bytes, "g:mull\x00\x03".
+func (k pkey) name() string { return k.base() + rangeSuffix(uint32(k>>48)) }
+
+func rangeSuffix(r uint32) string { return string([]byte{byte(r >> 8), byte(r)}) }
 
 // postingKeys lists the postings a customer's values put it in, sorted.
 func postingKeys(vs []value) []pkey {
@@ -229,22 +248,23 @@ const (
 
 func (c Class) String() string { return [...]string{"exact", "prefix", "infix"}[c] }
 
-// postingsFor lists the postings a class's candidates are in: every one holds
-// them all, so a search may walk any, and walks the shortest.
+// postingsFor lists the bases of the postings a class's candidates are in:
+// every one holds them all, so a search may walk any, and walks the shortest
+// in each range.
 func postingsFor(q string, c Class) []string {
 	var out []string
 	switch c {
 	case Exact:
-		out = append(out, wholeKey(q).name(), gramKey(famWordStart, q).name())
+		out = append(out, wholeKey(q).base(), gramKey(famWordStart, q).base())
 	case Prefix:
-		out = append(out, gramKey(famWordStart, q).name())
+		out = append(out, gramKey(famWordStart, q).base())
 	}
 	// At most 16 of a long query's grams, spread over it: enough to find a short
 	// posting, few enough to size in one call.
 	n := len(q) - MinQuery + 1
 	step := max(1, (n+15)/16)
 	for i := 0; i < n; i += step {
-		out = append(out, gramKey(famAnywhere, q[i:i+MinQuery]).name())
+		out = append(out, gramKey(famAnywhere, q[i:i+MinQuery]).base())
 	}
 	return out
 }

@@ -27,8 +27,8 @@ func newPostingEdits() *postingEdits {
 }
 
 // customer records that a customer's postings went from before to after (both
-// sorted).
-func (e *postingEdits) customer(ref uint32, before, after []pkey) {
+// sorted, without ranges); the customer's number is in range r.
+func (e *postingEdits) customer(ref, r uint32, before, after []pkey) {
 	for len(before) > 0 || len(after) > 0 {
 		var c int
 		switch {
@@ -41,10 +41,12 @@ func (e *postingEdits) customer(ref uint32, before, after []pkey) {
 		}
 		switch {
 		case c < 0:
-			e.remove[before[0]] = append(e.remove[before[0]], ref)
+			k := before[0].in(r)
+			e.remove[k] = append(e.remove[k], ref)
 			before = before[1:]
 		case c > 0:
-			e.add[after[0]] = append(e.add[after[0]], ref)
+			k := after[0].in(r)
+			e.add[k] = append(e.add[k], ref)
 			after = after[1:]
 		default:
 			before, after = before[1:], after[1:]

@@ -69,18 +69,24 @@ func TestIntersectKeepsCommonNumbers(t *testing.T) {
 
 func TestPostingNames(t *testing.T) {
 	for k, want := range map[pkey]string{
-		gramKey(famAnywhere, "mull"):        "g:mull",
-		gramKey(famWordStart, "müll"[:4]):   "s:m\xc3\xbcl",
-		wholeKey("james"):                   "x:ames\x05",
-		wholeKey(string(make([]byte, 300))): "x:\x00\x00\x00\x00\xff",
+		gramKey(famAnywhere, "mull"):              "g:mull\x00\x00",
+		gramKey(famAnywhere, "mull").in(3):        "g:mull\x00\x03",
+		gramKey(famWordStart, "müll"[:4]).in(258): "s:m\xc3\xbcl\x01\x02",
+		wholeKey("james"):                         "x:ames\x05\x00\x00",
+		wholeKey("james").in(65535):               "x:ames\x05\xff\xff",
+		wholeKey(string(make([]byte, 300))).in(1): "x:\x00\x00\x00\x00\xff\x00\x01",
 	} {
 		if got := k.name(); got != want {
 			t.Errorf("name = %q, want %q", got, want)
 		}
 	}
-	// Sorted keys compare like their names' bytes, family first.
-	if !(gramKey(famAnywhere, "zzzz") < gramKey(famWordStart, "aaaa") && gramKey(famAnywhere, "abcd") < gramKey(famAnywhere, "abce")) {
+	// Sorted keys compare by range, then like their names' bytes, family first.
+	if !(gramKey(famAnywhere, "zzzz") < gramKey(famWordStart, "aaaa") && gramKey(famAnywhere, "abcd") < gramKey(famAnywhere, "abce") &&
+		gramKey(famWhole, "zzzz") < gramKey(famAnywhere, "aaaa").in(1)) {
 		t.Fatal("posting keys do not sort like their bytes")
+	}
+	if got := wholeKey("james").in(7).in(2).base(); got != "x:ames\x05" {
+		t.Fatalf("base = %q", got)
 	}
 }
 
@@ -92,7 +98,7 @@ func TestPostingKeysOfAValue(t *testing.T) {
 	}
 	// Windows of 4 bytes anywhere, those at a word start, and the whole value's
 	// last window with its length; "012" is too short for any query.
-	want := []string{"g:ann ", "g:n le", "g:nn l", "g: lee", "s:ann ", "x: lee\x07"}
+	want := []string{"g:ann \x00\x00", "g:n le\x00\x00", "g:nn l\x00\x00", "g: lee\x00\x00", "s:ann \x00\x00", "x: lee\x07\x00\x00"}
 	slices.Sort(want)
 	slices.Sort(names)
 	if !slices.Equal(names, want) {

@@ -91,61 +91,98 @@ func decodeCursor(s string) (cursor, error) {
 const MaxLimit = 100
 
 // candidateChunk reads the next chunk of a class's candidates in one call.
-// KEYS are the postings every candidate is in. The shortest one drives: up to
-// ARGV[2] of its numbers above ARGV[1] (all, when at most four times that are
-// left), and whether they reach its end. The next ARGV[3] shortest filter them,
-// each returning its own numbers above ARGV[1], as many as should span the
-// driver's, for the caller to intersect with; a posting too long for that is
-// left out (it filters little and costs much). The reply is the driver's numbers and whether they reach its end, then the
-// same for each filter.
+// KEYS[1] is the index's layout (m); KEYS[2..] are the bases of the postings
+// every candidate is in, each range's posting named by two bytes more. The
+// ranges are walked in order from the one holding ARGV[1]+1 up to the highest
+// customer number. In each, the shortest posting drives: its numbers above
+// ARGV[1] (all of them when at most four times what the chunk still wants are
+// left), up to ARGV[2] in the whole chunk. The next ARGV[3] shortest filter
+// them, each returning its own numbers above ARGV[1], as many as should span
+// the driver's, for the caller to intersect with; a posting too long for that
+// is left out (it filters little and costs much). A range where a posting is
+// empty has no candidates, at the cost of one STRLEN: the rarest posting of the
+// last range is sized first.
+//
+// The reply is the number up to which every candidate is in the reply (0 when
+// the postings are exhausted), then per range with numbers the driver's part
+// and each filter's. A range's part of a posting that stops short ends the
+// chunk there.
 //
 // A first chunk (ARGV[1] = 0) reads from the postings' starts without a single
-// probe; later ones find their start by a binary search. Numbers are compared
-// as integers, never as strings, which Lua compares by locale.
+// probe; a later one finds its start in its first range by a binary search.
+// Numbers are compared as integers, never as strings, which Lua compares by
+// locale.
 var candidateChunk = redis.NewScript(`
-local sizes, order = {}, {}
-for i, k in ipairs(KEYS) do
-  sizes[i], order[i] = redis.call('STRLEN', k) / 4, i
+local meta = redis.call('HMGET', KEYS[1], 'top', 'bits')
+local top, bits = tonumber(meta[1]), tonumber(meta[2])
+if not top then return {0} end
+local span = 2 ^ bits
+local after, want = tonumber(ARGV[1]), tonumber(ARGV[2])
+local filters, extra = tonumber(ARGV[3]), tonumber(ARGV[4])
+local function number(s, i) -- the number at index i (from 0) of s
+  local a, b, c, d = string.byte(s, i * 4 + 1, i * 4 + 4)
+  return ((a * 256 + b) * 256 + c) * 256 + d
 end
-table.sort(order, function(a, b) return sizes[a] < sizes[b] end)
-local after, count = tonumber(ARGV[1]), tonumber(ARGV[2])
-local function above(k) -- the index of the first number above after
-  local lo, hi = 0, sizes[k]
-  if after == 0 then return 0 end
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    local a, b, c, d = string.byte(redis.call('GETRANGE', KEYS[k], mid * 4, mid * 4 + 3), 1, 4)
-    if ((a * 256 + b) * 256 + c) * 256 + d <= after then lo = mid + 1 else hi = mid end
+local order = {}
+for i = 2, #KEYS do order[#order + 1] = i end
+local out = {0}
+local first = math.floor((after + 1) / span)
+for r = first, math.floor(top / span) do
+  local suffix = string.char(math.floor(r / 256), r % 256)
+  local sizes, empty = {}, false
+  for _, i in ipairs(order) do
+    sizes[i] = redis.call('STRLEN', KEYS[i] .. suffix) / 4
+    if sizes[i] == 0 then empty = true break end
   end
-  return lo
-end
-local function slice(k, n)
-  local from = above(k)
-  local to = math.min(sizes[k], from + n)
-  if from >= to then return '', 1 end
-  local reaches = 0
-  if to == sizes[k] then reaches = 1 end
-  return redis.call('GETRANGE', KEYS[k], from * 4, to * 4 - 1), reaches
-end
-local driver = order[1]
-if sizes[driver] - above(driver) <= 4 * count then
-  count = sizes[driver] -- little is left: take it all, saving round trips
-end
-local part, reaches = slice(driver, count)
-local out = {part, reaches}
-if part == '' then return out end
-local read = #part / 4
-for j = 2, math.min(#order, 1 + tonumber(ARGV[3])) do
-  local i = order[j]
-  -- Enough of the filter to span the driver's numbers if both are spread
-  -- alike, twice over, and ARGV[4] more; a filter that would need more than
-  -- 16 KiB filters little, and is left out with the longer ones.
-  local want = math.ceil(2 * read * sizes[i] / sizes[driver]) + tonumber(ARGV[4])
-  if want > 4096 then break end
-  local part, reaches = slice(i, want)
-  if part == '' then return {''} end -- nothing above holds that gram
-  out[#out + 1] = part
-  out[#out + 1] = reaches
+  if not empty then
+    table.sort(order, function(a, b) return sizes[a] < sizes[b] end)
+    local function above(i) -- the index in range r of the first number above after
+      local lo, hi = 0, sizes[i]
+      if r > first or after == 0 then return 0 end
+      while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        if number(redis.call('GETRANGE', KEYS[i] .. suffix, mid * 4, mid * 4 + 3), 0) <= after then lo = mid + 1 else hi = mid end
+      end
+      return lo
+    end
+    local driver = order[1]
+    local from = above(driver)
+    local to = sizes[driver]
+    if to - from > 4 * want then to = from + want end
+    if from < to then
+      local part = redis.call('GETRANGE', KEYS[driver] .. suffix, from * 4, to * 4 - 1)
+      local group, stop = {part}, nil
+      if to < sizes[driver] then stop = number(part, to - from - 1) end
+      local read = to - from
+      for j = 2, math.min(#order, 1 + filters) do
+        local i = order[j]
+        -- Enough of the filter to span the driver's numbers if both are spread
+        -- alike, twice over, and extra more; a filter that would need more
+        -- than 16 KiB filters little, and is left out with the longer ones.
+        local n = math.ceil(2 * read * sizes[i] / sizes[driver]) + extra
+        if n > 4096 then break end
+        local f = above(i)
+        local t = math.min(sizes[i], f + n)
+        if f >= t then group, stop = nil, nil break end -- nothing above holds that gram here: the range is done
+        local fpart = redis.call('GETRANGE', KEYS[i] .. suffix, f * 4, t * 4 - 1)
+        group[#group + 1] = fpart
+        if t < sizes[i] then
+          local last = number(fpart, t - f - 1)
+          if not stop or last < stop then stop = last end
+        end
+      end
+      if group then
+        out[#out + 1] = group
+        want = want - read
+      end
+      if stop then out[1] = stop return out end
+      if want <= 0 then
+        out[1] = math.min(top, (r + 1) * span - 1)
+        if out[1] == top then out[1] = 0 end
+        return out
+      end
+    end
+  end
 end
 return out
 `)
@@ -155,6 +192,7 @@ const maxFilters = 3
 
 // chunk is a request for candidates and, once read, its answer.
 type chunk struct {
+	meta     string
 	postings []string
 	after    uint32
 	size     int
@@ -165,12 +203,12 @@ type chunk struct {
 
 // readChunks reads chunks of candidates in one round trip: the customers above
 // each chunk's after that hold every one of its postings' grams.
-func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk) error {
+func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk, extra int) error {
 	cmds := make([]*redis.Cmd, len(chunks))
 	run := func() error {
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, c := range chunks {
-				cmds[i] = candidateChunk.EvalSha(ctx, p, c.postings, c.after, c.size, maxFilters, firstChunk/4)
+				cmds[i] = candidateChunk.EvalSha(ctx, p, append([]string{c.meta}, c.postings...), c.after, c.size, maxFilters, extra)
 			}
 			return nil
 		})
@@ -191,39 +229,40 @@ func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk) error {
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		c.candidates, c.end = c.parse(res)
+		c.candidates, c.end = parseChunk(res)
 	}
 	return nil
 }
 
-func (c *chunk) parse(res []any) ([]uint32, uint32) {
+// parseChunk intersects each range's driver with its filters, keeping the
+// candidates up to where the chunk ended.
+func parseChunk(res []any) ([]uint32, uint32) {
 	if len(res) == 0 {
 		return nil, 0
 	}
-	driver, _ := res[0].(string)
-	candidates := refs(driver)
-	if len(candidates) == 0 {
-		return nil, 0
-	}
-	end := candidates[len(candidates)-1]
-	if reaches, _ := res[1].(int64); reaches == 1 {
-		end = 0
-	}
-	for i := 2; i+1 < len(res); i += 2 {
-		part, _ := res[i].(string)
-		if reaches, _ := res[i+1].(int64); reaches == 0 {
-			// The filter's part stops short: candidates past it wait for the next
-			// chunk.
-			if last := refAt(part, len(part)-refSize); end == 0 || last < end {
-				end = last
-				for len(candidates) > 0 && candidates[len(candidates)-1] > last {
-					candidates = candidates[:len(candidates)-1]
-				}
-			}
+	end, _ := res[0].(int64)
+	var candidates []uint32
+	for _, g := range res[1:] {
+		parts, _ := g.([]any)
+		if len(parts) == 0 {
+			continue
 		}
-		candidates = intersect(candidates, part)
+		driver, _ := parts[0].(string)
+		found := refs(driver)
+		for _, f := range parts[1:] {
+			part, _ := f.(string)
+			found = intersect(found, part)
+		}
+		candidates = append(candidates, found...)
 	}
-	return candidates, end
+	if end != 0 {
+		// A filter's part that stopped short ended the chunk: candidates past it
+		// wait for the next chunk.
+		for len(candidates) > 0 && candidates[len(candidates)-1] > uint32(end) {
+			candidates = candidates[:len(candidates)-1]
+		}
+	}
+	return candidates, uint32(end)
 }
 
 // intersect keeps the candidates (sorted) that the posting holds.
@@ -243,6 +282,11 @@ func intersect(candidates []uint32, posting string) []uint32 {
 
 // Search returns a page of entries, best first.
 func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error) {
+	return search(ctx, rdb, req, firstChunk)
+}
+
+// search reads a page with first chunks of first candidates.
+func search(ctx context.Context, rdb redis.Cmdable, req Request, first int) (Result, error) {
 	q, err := parseQuery(req.Query)
 	if err != nil {
 		return Result{}, err
@@ -265,7 +309,7 @@ func Search(ctx context.Context, rdb redis.Cmdable, req Request) (Result, error)
 			return Result{}, err
 		}
 	}
-	s := searcher{rdb: rdb, keys: keys, q: q.text, includeArchived: req.IncludeArchived, raw: map[uint32]string{}}
+	s := searcher{rdb: rdb, keys: keys, q: q.text, includeArchived: req.IncludeArchived, first: first, raw: map[uint32]string{}}
 	return s.page(ctx, from, limit)
 }
 
@@ -275,6 +319,7 @@ type searcher struct {
 	keys            projections.Keys
 	q               string
 	includeArchived bool
+	first           int               // the size of a class's first chunk
 	raw             map[uint32]string // docs read, not decoded yet; "": erased meanwhile
 }
 
@@ -290,13 +335,13 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 		for i, p := range postings {
 			postings[i] = s.keys.Prefix() + p
 		}
-		c := &chunk{postings: postings, size: firstChunk}
+		c := &chunk{meta: metaKey(s.keys), postings: postings, size: s.first}
 		if class == from.class && from.ref > 0 {
 			c.after = from.ref - 1 // the cursor's customer may have more entries
 		}
 		chunks = append(chunks, c)
 	}
-	if err := readChunks(ctx, s.rdb, chunks); err != nil {
+	if err := readChunks(ctx, s.rdb, chunks, s.first/4); err != nil {
 		return Result{}, err
 	}
 	for _, c := range chunks {
@@ -340,8 +385,8 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 			if c.end == 0 {
 				break
 			}
-			c.after, c.size = c.end, min(4*c.size, 16*firstChunk)
-			if err := readChunks(ctx, s.rdb, []*chunk{c}); err != nil {
+			c.after, c.size = c.end, min(4*c.size, 16*s.first)
+			if err := readChunks(ctx, s.rdb, []*chunk{c}, s.first/4); err != nil {
 				return Result{}, err
 			}
 		}
@@ -351,7 +396,7 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 
 // firstChunk is the size of a class's first chunk of candidates: 1 KiB of the
 // shortest posting, the next growing fourfold.
-var firstChunk = 256
+const firstChunk = 256
 
 // load reads the docs of the customers not read yet, and keeps them as they
 // are: a doc is decoded only once a page looks at its customer.

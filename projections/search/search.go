@@ -13,9 +13,10 @@ import (
 	"github.com/fieldservice/customer-service/projections"
 )
 
-// Name is the read model's name and checkpoint identity. v2: grams and
-// postings; v1 (suffixes in sorted sets) keys are left to the operator.
-const Name = "search-v2"
+// Name is the read model's name and checkpoint identity. v3: postings split
+// by ranges of customer numbers; v2 (one posting per gram) and v1 (suffixes in
+// sorted sets) keys are left to the operator.
+const Name = "search-v3"
 
 func refOf(number int64) string { return strconv.FormatInt(number, 36) }
 
@@ -28,7 +29,37 @@ func refBucket(id string) string {
 }
 
 // Projector maintains the index.
-type Projector struct{}
+type Projector struct {
+	// RangeBits sets how many customer numbers one posting covers: 2^RangeBits.
+	// Default 16 (65,536): an edit rewrites a few hundred bytes per posting at a
+	// million customers, and a common gram costs a key per 65,536 customers.
+	// Tests set it small so that a few customers span many ranges. At most 16
+	// below 2^32 customers; changing it needs a rebuild (under a new Name).
+	RangeBits int
+}
+
+// DefaultRangeBits is Projector.RangeBits when it is zero.
+const DefaultRangeBits = 16
+
+func (p Projector) rangeBits() int {
+	if p.RangeBits <= 0 {
+		return DefaultRangeBits
+	}
+	return p.RangeBits
+}
+
+// metaKey holds the layout a search reads: the range width ("bits") and the
+// highest customer number ("top"), where the walk of the ranges ends.
+func metaKey(keys projections.Keys) string { return keys.Key("m") }
+
+// raiseTop sets the highest customer number unless it is higher already.
+var raiseTop = redis.NewScript(`
+if tonumber(redis.call('HGET', KEYS[1], 'top') or '0') < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'top', ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'bits', ARGV[2])
+return 1
+`)
 
 // Name implements projections.Projector.
 func (Projector) Name() string { return Name }
@@ -38,7 +69,7 @@ func (Projector) Name() string { return Name }
 // customer out of the postings of grams it lost and into those of grams it
 // gained, one write per posting for the whole batch. An erased customer leaves
 // the index entirely.
-func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
+func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
 	ids, byID := projections.CustomerBatch(batch)
 	if len(ids) == 0 {
 		return nil
@@ -47,7 +78,9 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 	if err != nil {
 		return err
 	}
+	bits := p.rangeBits()
 	edits := newPostingEdits()
+	var top int64
 	for _, id := range ids {
 		c := customer.New(id)
 		var before []pkey
@@ -58,9 +91,10 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 		if err := projections.ApplyNew(c, byID[id]); err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
-		if c.Number() <= 0 || c.Number() > math.MaxUint32 {
+		if c.Number() <= 0 || c.Number() > math.MaxUint32 || c.Number()>>bits > math.MaxUint16 {
 			return fmt.Errorf("search: customer %s has number %d, outside what postings hold", id, c.Number())
 		}
+		top = max(top, c.Number())
 		ref := refOf(c.Number())
 		var after []pkey
 		if c.Erasure() == nil {
@@ -73,8 +107,11 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 			w.Del(ctx, keys.Key("d", ref))
 			w.HDel(ctx, keys.Key("r", refBucket(id)), id)
 		}
-		edits.customer(uint32(c.Number()), before, after)
+		edits.customer(uint32(c.Number()), uint32(c.Number()>>bits), before, after)
 	}
+	// EVAL, not EVALSHA: inside MULTI, a Redis that forgot the script could not
+	// be told it again.
+	raiseTop.Eval(ctx, w, []string{metaKey(keys)}, top, bits)
 	return edits.queue(ctx, r, w, keys.Prefix())
 }
 

@@ -38,9 +38,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, rdb *redis.Client) *fixture {
 	t.Helper()
+	return newFixtureOf(t, rdb, search.Projector{})
+}
+
+func newFixtureOf(t *testing.T, rdb *redis.Client, p search.Projector) *fixture {
+	t.Helper()
 	w := commandstest.New(t)
 	app, store, cdc := w.App, w.Store, w.Codec
-	runner := projectionstest.Runner(t, w, rdb, search.Projector{}, 0)
+	runner := projectionstest.Runner(t, w, rdb, p, 0)
 	projectionstest.Start(t, runner)
 	return &fixture{app: app, store: store, codec: cdc, runner: runner, rdb: rdb}
 }
@@ -68,10 +73,19 @@ func (f *fixture) sync(t *testing.T) {
 // all returns every entry of a query, reading pages of size limit.
 func all(t *testing.T, rdb *redis.Client, q string, archived bool, limit int) []search.Entry {
 	t.Helper()
+	return allInChunks(t, rdb, q, archived, limit, 0)
+}
+
+// allInChunks is all, with first chunks of chunk candidates (0: the default).
+func allInChunks(t *testing.T, rdb *redis.Client, q string, archived bool, limit, chunk int) []search.Entry {
+	t.Helper()
 	var out []search.Entry
 	req := search.Request{Query: q, IncludeArchived: archived, Limit: limit}
 	for range 10_000 {
 		res, err := search.Search(context.Background(), rdb, req)
+		if chunk > 0 {
+			res, err = search.SearchInChunks(context.Background(), rdb, req, chunk)
+		}
 		if err != nil {
 			t.Fatalf("search %q: %v", q, err)
 		}
@@ -160,10 +174,23 @@ func TestEntriesPerAddressRankedWithTheirField(t *testing.T) {
 // states (read back from the log): no stale token after renames, changed phones
 // and emails, removed addresses, archiving, erasure; nothing missing; the same
 // order.
+// TestIndexMatchesBruteForce drives random commands, then compares every
+// query's results with a brute-force scan of the customers' states: with the
+// default layout, where all these customers share one range, and with ranges
+// of four customers, so that searches walk ranges as they do at scale.
 func TestIndexMatchesBruteForce(t *testing.T) {
 	t.Parallel()
+	for _, bits := range []int{0, 2} {
+		t.Run(fmt.Sprintf("range bits %d", bits), func(t *testing.T) {
+			t.Parallel()
+			matchesBruteForce(t, search.Projector{RangeBits: bits})
+		})
+	}
+}
+
+func matchesBruteForce(t *testing.T, p search.Projector) {
 	rdb := redistest.Start(t).Client(t)
-	f := newFixture(t, rdb)
+	f := newFixtureOf(t, rdb, p)
 	rng := rand.New(rand.NewPCG(7, 11))
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
 	firsts := []string{"Ann", "Anne", "Anna", "José", "Jose", "Zoë", "Bartholomew"}
@@ -236,18 +263,13 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 	// Chunks of 2 make this small index walk postings chunk after chunk, with
 	// filters cut short, as a large one does; the default reads each at once.
 	for _, chunk := range []int{2, 0} {
-		if chunk > 0 {
-			undo := search.SetFirstChunk(chunk)
-			compare(t, rdb, states, queries)
-			undo()
-		} else {
-			compare(t, rdb, states, queries)
-		}
+		compare(t, rdb, states, queries, chunk)
 	}
 }
 
-// compare checks every query, page after page, against the brute force.
-func compare(t *testing.T, rdb *redis.Client, states map[string]customer.Snapshot, queries []string) {
+// compare checks every query, page after page, against the brute force,
+// reading first chunks of chunk candidates (0: the default).
+func compare(t *testing.T, rdb *redis.Client, states map[string]customer.Snapshot, queries []string, chunk int) {
 	t.Helper()
 	for _, q := range queries {
 		if _, ok := search.ParseQuery(q); !ok {
@@ -255,7 +277,7 @@ func compare(t *testing.T, rdb *redis.Client, states map[string]customer.Snapsho
 		}
 		for _, archived := range []bool{false, true} {
 			want := oracle(states, q, archived)
-			got := all(t, rdb, q, archived, 3)
+			got := allInChunks(t, rdb, q, archived, 3, chunk)
 			if len(got) != len(want) {
 				t.Fatalf("query %q (archived %v): %d entries, brute force finds %d\n got %v\nwant %v", q, archived, len(got), len(want), brief(got), want)
 			}

@@ -47,6 +47,12 @@ type Projector interface {
 	Project(ctx context.Context, keys Keys, r redis.Cmdable, w redis.Pipeliner, batch []Event) error
 }
 
+// RebuildBatcher is a Projector that rebuilds best in transactions of its own
+// size: one whose keys are shared by many customers gains from larger ones.
+type RebuildBatcher interface {
+	RebuildBatchSize() int
+}
+
 // Keys names the keys of one generation of a read model.
 type Keys struct{ prefix string }
 
@@ -97,7 +103,8 @@ type Config struct {
 	BatchSize int
 	// RebuildBatchSize caps the events of one transaction of a rebuild, which
 	// nobody reads until it is done: larger batches share more writes (a read
-	// model's key touched by many customers is written once). Default 8192.
+	// model's key touched by many customers is written once). Default: the
+	// projector's RebuildBatchSize if it has one (RebuildBatcher), else 8192.
 	RebuildBatchSize int
 	// Clock is for lag figures. Default time.Now.
 	Clock func() time.Time
@@ -125,6 +132,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 512
+	}
+	if b, ok := cfg.Projector.(RebuildBatcher); ok && cfg.RebuildBatchSize <= 0 {
+		cfg.RebuildBatchSize = b.RebuildBatchSize()
 	}
 	if cfg.RebuildBatchSize <= 0 {
 		cfg.RebuildBatchSize = 8192

@@ -16,6 +16,7 @@ import (
 	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/eventstore/storetest"
+	"github.com/fieldservice/customer-service/test/synthetic"
 )
 
 // benchEvent is a typical edit, about 400 bytes stored, half of it personal.
@@ -197,5 +198,27 @@ func BenchmarkLoadEvents(b *testing.B) {
 				b.ReportMetric(100*float64(h-h0)/float64(h-h0+m-m0), "hit-%")
 			}
 		})
+	}
+}
+
+// BenchmarkDecodeRegistration measures what a rebuild does for every customer:
+// decoding one stored, sealed registration (data key cached).
+func BenchmarkDecodeRegistration(b *testing.B) {
+	c, _ := newCodec(b)
+	ctx := context.Background()
+	subject := uuid.New()
+	stream := "customer-" + subject.String()
+	reg := customer.Registered{CustomerID: subject.String(), Number: 42, Details: synthetic.NewGenerator(1).Customer(41)}
+	data, _, err := c.Encode(ctx, codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := record(stream, 1, data[0])
+	b.SetBytes(int64(len(rec.Data) + len(rec.Metadata)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.Decode(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -127,15 +127,31 @@ local order = {}
 for i = 2, #KEYS do order[#order + 1] = i end
 local out = {0}
 local first = math.floor((after + 1) / span)
+local sized = false -- once one range has sized every posting, later ones size the shortest few
+local sizes = {}
 for r = first, math.floor(top / span) do
   local suffix = string.char(math.floor(r / 256), r % 256)
-  local sizes, empty = {}, false
-  for _, i in ipairs(order) do
+  local n = #order
+  if sized then n = math.min(n, 1 + filters) end
+  local empty = false
+  for j = 1, n do
+    local i = order[j]
     sizes[i] = redis.call('STRLEN', KEYS[i] .. suffix) / 4
-    if sizes[i] == 0 then empty = true break end
+    if sizes[i] == 0 then
+      -- No candidates in this range. A posting empty here is likely empty in
+      -- the next ranges too: size it first there.
+      table.remove(order, j)
+      table.insert(order, 1, i)
+      empty = true
+      break
+    end
   end
   if not empty then
-    table.sort(order, function(a, b) return sizes[a] < sizes[b] end)
+    local head = {}
+    for j = 1, n do head[j] = order[j] end
+    table.sort(head, function(a, b) return sizes[a] < sizes[b] end)
+    for j = 1, n do order[j] = head[j] end
+    sized = true
     local function above(i) -- the index in range r of the first number above after
       local lo, hi = 0, sizes[i]
       if r > first or after == 0 then return 0 end

@@ -56,6 +56,7 @@ func main() {
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed at the end)")
 	listpack := flag.Int("zset-max-listpack-entries", 0, "Redis setting for the run (0: the server's default, 128)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the search phase to this file")
+	lagprofile := flag.String("lagprofile", "", "write a CPU profile of the lag phase to this file")
 	rebuildprofile := flag.String("rebuildprofile", "", "write a CPU profile of the rebuild phase to this file")
 	flag.Parse()
 	if *dir == "" {
@@ -120,6 +121,16 @@ func main() {
 	if *rebuildprofile != "" {
 		pprof.StopCPUProfile()
 	}
+	// All read models rebuilt at once, as customerd does when Redis lost them:
+	// each into a new generation beside the live one, switched when caught up.
+	t := time.Now()
+	var rebuilds sync.WaitGroup
+	for _, r := range runners {
+		rebuilds.Go(func() { check(r.Rebuild(ctx)) })
+	}
+	rebuilds.Wait()
+	took := time.Since(t)
+	fmt.Printf("rebuilt all read models together from %d events in %s: %.0f events/s\n", *n, took.Round(time.Millisecond), float64(*n)/took.Seconds())
 
 	// 3. Search.
 	if *cpuprofile != "" {
@@ -131,6 +142,7 @@ func main() {
 	// Start the timed searches with the garbage of writing and rebuilding
 	// collected.
 	runtime.GC()
+	check(rdb.ConfigResetStat(ctx).Err())
 	lat := make([]time.Duration, 0, len(queries))
 	matched := 0
 	for _, q := range queries {
@@ -143,6 +155,7 @@ func main() {
 		}
 	}
 	fmt.Printf("search, 1 client, %d queries (%d with results): p50 %s, p99 %s\n", len(queries), matched, latency.Percentile(lat, 50), latency.Percentile(lat, 99))
+	fmt.Printf("  Redis's own time per query: %s\n", redisTimePerQuery(ctx, rdb, len(queries)))
 	qps := throughput(ctx, rdb, queries, *clients, 10*time.Second)
 	fmt.Printf("search, %d clients: %.0f queries/s\n", *clients, qps)
 	if *cpuprofile != "" {
@@ -160,8 +173,46 @@ func main() {
 	// 5. Append-to-searchable lag under a steady command rate.
 	app, err := commands.New(ctx, commands.Config{Store: store, Keys: ring})
 	check(err)
+	if *lagprofile != "" {
+		f, err := os.Create(*lagprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	lags := measureLag(ctx, app, runners[0], ids, *lagRate, 10*time.Second)
+	if *lagprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("append-to-searchable lag at %d commands/s: p50 %s, p99 %s (%d commands)\n", *lagRate, latency.Percentile(lags, 50), latency.Percentile(lags, 99), len(lags))
+}
+
+// redisTimePerQuery sums Redis's time in each command since the last stats
+// reset, per query: where a search's time goes on the server.
+func redisTimePerQuery(ctx context.Context, rdb *redis.Client, queries int) string {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	check(err)
+	var parts []string
+	var total float64
+	for _, line := range strings.Split(info, "\r\n") {
+		name, stats, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":")
+		if !ok || !strings.HasPrefix(line, "cmdstat_") {
+			continue
+		}
+		var calls, usec float64
+		for _, kv := range strings.Split(stats, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "calls":
+				calls, _ = strconv.ParseFloat(v, 64)
+			case "usec":
+				usec, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if calls >= float64(queries)/10 {
+			parts = append(parts, fmt.Sprintf("%s %.0f µs (%.1f calls)", name, usec/float64(queries), calls/float64(queries)))
+		}
+		total += usec
+	}
+	return fmt.Sprintf("%.0f µs: %s", total/float64(queries), strings.Join(parts, ", "))
 }
 
 func check(err error) {

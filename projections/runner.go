@@ -72,11 +72,20 @@ func (k Keys) Key(parts ...string) string {
 // Prefix is the generation's prefix, ending in ":".
 func (k Keys) Prefix() string { return k.prefix }
 
-func genKey(name string) string { return "rm:" + name + ":gen" }
+// ModelPrefix is what every key of a read model starts with: its generation
+// pointer is ModelPrefix(name)+"gen", and generation g's keys are under
+// ModelPrefix(name)+g+":". A Lua script that finds the generation itself
+// builds its keys so.
+func ModelPrefix(name string) string { return "rm:" + name + ":" }
+
+func genKey(name string) string { return ModelPrefix(name) + "gen" }
 
 func keysOf(name string, gen int64) Keys {
-	return Keys{prefix: "rm:" + name + ":" + strconv.FormatInt(gen, 10) + ":"}
+	return Keys{prefix: ModelPrefix(name) + strconv.FormatInt(gen, 10) + ":"}
 }
+
+// KeysAt names the keys of generation gen of a read model.
+func KeysAt(name string, gen int64) Keys { return keysOf(name, gen) }
 
 func checkpointKey(k Keys) string { return k.Key("checkpoint") }
 
@@ -305,7 +314,7 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
 		if !shadow {
 			gen, err := tx.Get(ctx, genKey(name)).Result()
-			if err != nil || "rm:"+name+":"+gen+":" != keys.Prefix() {
+			if err != nil || ModelPrefix(name)+gen+":" != keys.Prefix() {
 				return errRestart // lost data, or switched to a rebuilt generation
 			}
 		}

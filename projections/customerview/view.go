@@ -135,23 +135,19 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 	if len(ids) == 0 {
 		return nil
 	}
-	stored := make([]string, len(ids))
-	for i, id := range ids {
-		stored[i] = keys.Key("c", id)
-	}
-	old, err := r.MGet(ctx, stored...).Result()
+	old, err := loadViews(ctx, r, keys, ids, byID)
 	if err != nil {
 		return err
 	}
-	for i, id := range ids {
-		var before *View
+	// List entries are gathered per key, so that a batch sends one ZREM and one
+	// ZADD per list, not one per customer: a rebuild's batch of 8,192
+	// registrations adds to the same few lists.
+	lists := newListEdits()
+	for _, id := range ids {
+		before := old[id]
 		c := customer.New(id)
-		if s, ok := old[i].(string); ok {
-			var v View
-			if err := json.Unmarshal([]byte(s), &v); err != nil {
-				return fmt.Errorf("customer view %s: %w", id, err)
-			}
-			before, c = &v, customer.FromSnapshot(v.snapshot())
+		if before != nil {
+			c = customer.FromSnapshot(before.snapshot())
 		}
 		if err := projections.ApplyNew(c, byID[id]); err != nil {
 			return fmt.Errorf("customer view: %w", err)
@@ -162,19 +158,75 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 			return err
 		}
 		w.Set(ctx, keys.Key("c", id), js, 0)
+		added := map[string]bool{}
+		m := after.member()
+		for _, k := range append(after.filters(keys), keys.Key("list")) {
+			lists.add[k] = append(lists.add[k], redis.Z{Member: m})
+			added[k] = true
+		}
 		if before != nil {
-			w.ZRem(ctx, keys.Key("list"), before.member())
-			for _, f := range before.filters(keys) {
-				w.ZRem(ctx, f, before.member())
+			for _, k := range append(before.filters(keys), keys.Key("list")) {
+				if bm := before.member(); bm != m || !added[k] {
+					lists.remove[k] = append(lists.remove[k], bm)
+				}
 			}
 		}
-		m := redis.Z{Member: after.member()}
-		w.ZAdd(ctx, keys.Key("list"), m)
-		for _, f := range after.filters(keys) {
-			w.ZAdd(ctx, f, m)
+	}
+	lists.queue(ctx, w)
+	return nil
+}
+
+// listEdits are a batch's changes to the sorted sets, per key.
+type listEdits struct {
+	add    map[string][]redis.Z
+	remove map[string][]any
+}
+
+func newListEdits() listEdits {
+	return listEdits{add: map[string][]redis.Z{}, remove: map[string][]any{}}
+}
+
+// queue sends the removals before the additions: a customer's old and new
+// entries differ, or the old one is not removed.
+func (l listEdits) queue(ctx context.Context, w redis.Pipeliner) {
+	for k, ms := range l.remove {
+		w.ZRem(ctx, k, ms...)
+	}
+	for k, ms := range l.add {
+		w.ZAdd(ctx, k, ms...)
+	}
+}
+
+// loadViews reads the stored views of the batch's customers. A customer whose
+// first event in the batch is its registration has none: a rebuild reads
+// nothing.
+func loadViews(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string, byID map[string][]projections.Event) (map[string]*View, error) {
+	out := map[string]*View{}
+	var known, stored []string
+	for _, id := range ids {
+		if byID[id][0].Version > 1 {
+			known, stored = append(known, id), append(stored, keys.Key("c", id))
 		}
 	}
-	return nil
+	if len(stored) == 0 {
+		return out, nil
+	}
+	vals, err := r.MGet(ctx, stored...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range known {
+		s, ok := vals[i].(string)
+		if !ok {
+			continue
+		}
+		var v View
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, fmt.Errorf("customer view %s: %w", id, err)
+		}
+		out[id] = &v
+	}
+	return out, nil
 }
 
 // ErrNotReady: the read model has no generation yet (first build, or Redis lost

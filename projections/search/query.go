@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -91,31 +92,38 @@ func decodeCursor(s string) (cursor, error) {
 const MaxLimit = 100
 
 // candidateChunk reads the next chunk of a class's candidates in one call.
-// KEYS[1] is the index's layout (m); KEYS[2..] are the bases of the postings
-// every candidate is in, each range's posting named by two bytes more. The
-// ranges are walked in order from the one holding ARGV[1]+1 up to the highest
-// customer number. In each, the shortest posting drives: its numbers above
-// ARGV[1] (all of them when at most four times what the chunk still wants are
-// left), up to ARGV[2] in the whole chunk. The next ARGV[3] shortest filter
-// them, each returning its own numbers above ARGV[1], as many as should span
-// the driver's, for the caller to intersect with; a posting too long for that
-// is left out (it filters little and costs much). A range where a posting is
-// empty has no candidates, at the cost of one STRLEN: the rarest posting of the
-// last range is sized first.
+// ARGV[5] is the read model's prefix (projections.ModelPrefix): the script reads
+// the current generation itself, which saves a search a round trip, and answers
+// {-1} when there is none. ARGV[6..] are the bases of the postings every
+// candidate is in, without the generation's prefix; each range's posting is
+// named by two bytes more. The ranges are walked in order from the one holding ARGV[1]+1 up
+// to the highest customer number (in the layout key m). In each, the shortest
+// posting drives: its numbers above ARGV[1] (all of them when at most four
+// times what the chunk still wants are left), up to ARGV[2] in the whole chunk.
+// The next ARGV[3] shortest filter them, each returning its own numbers above
+// ARGV[1], as many as should span the driver's plus ARGV[4], for the caller to
+// intersect with; a posting too long for that is left out (it filters little
+// and costs much). A range where a posting is empty has no candidates, at the
+// cost of one STRLEN: a posting found empty is sized first in the next range.
+// Once a range has sized every posting, later ones size only the shortest few.
 //
-// The reply is the number up to which every candidate is in the reply (0 when
-// the postings are exhausted), then per range with numbers the driver's part
-// and each filter's. A range's part of a posting that stops short ends the
-// chunk there.
+// The reply is the generation, then the number up to which every candidate is
+// in the reply (0 when the postings are exhausted), then per range with numbers
+// the driver's part and each filter's. A range's part of a posting that stops
+// short ends the chunk there.
 //
 // A first chunk (ARGV[1] = 0) reads from the postings' starts without a single
 // probe; a later one finds its start in its first range by a binary search.
 // Numbers are compared as integers, never as strings, which Lua compares by
-// locale.
+// locale. The script names the keys it reads itself, none in KEYS: a Redis
+// Cluster would need the model's keys in one slot, by a hash tag in its prefix.
 var candidateChunk = redis.NewScript(`
-local meta = redis.call('HMGET', KEYS[1], 'top', 'bits')
+local gen = redis.call('GET', ARGV[5] .. 'gen')
+if not gen then return {-1} end
+local prefix = ARGV[5] .. gen .. ':'
+local meta = redis.call('HMGET', prefix .. 'm', 'top', 'bits')
 local top, bits = tonumber(meta[1]), tonumber(meta[2])
-if not top then return {0} end
+if not top then return {gen, 0} end
 local span = 2 ^ bits
 local after, want = tonumber(ARGV[1]), tonumber(ARGV[2])
 local filters, extra = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -123,9 +131,12 @@ local function number(s, i) -- the number at index i (from 0) of s
   local a, b, c, d = string.byte(s, i * 4 + 1, i * 4 + 4)
   return ((a * 256 + b) * 256 + c) * 256 + d
 end
-local order = {}
-for i = 2, #KEYS do order[#order + 1] = i end
-local out = {0}
+local bases, order = {}, {}
+for i = 6, #ARGV do
+  bases[#bases + 1] = prefix .. ARGV[i]
+  order[#order + 1] = #bases
+end
+local out = {gen, 0}
 local first = math.floor((after + 1) / span)
 local sized = false -- once one range has sized every posting, later ones size the shortest few
 local sizes = {}
@@ -136,7 +147,7 @@ for r = first, math.floor(top / span) do
   local empty = false
   for j = 1, n do
     local i = order[j]
-    sizes[i] = redis.call('STRLEN', KEYS[i] .. suffix) / 4
+    sizes[i] = redis.call('STRLEN', bases[i] .. suffix) / 4
     if sizes[i] == 0 then
       -- No candidates in this range. A posting empty here is likely empty in
       -- the next ranges too: size it first there.
@@ -157,7 +168,7 @@ for r = first, math.floor(top / span) do
       if r > first or after == 0 then return 0 end
       while lo < hi do
         local mid = math.floor((lo + hi) / 2)
-        if number(redis.call('GETRANGE', KEYS[i] .. suffix, mid * 4, mid * 4 + 3), 0) <= after then lo = mid + 1 else hi = mid end
+        if number(redis.call('GETRANGE', bases[i] .. suffix, mid * 4, mid * 4 + 3), 0) <= after then lo = mid + 1 else hi = mid end
       end
       return lo
     end
@@ -166,7 +177,7 @@ for r = first, math.floor(top / span) do
     local to = sizes[driver]
     if to - from > 4 * want then to = from + want end
     if from < to then
-      local part = redis.call('GETRANGE', KEYS[driver] .. suffix, from * 4, to * 4 - 1)
+      local part = redis.call('GETRANGE', bases[driver] .. suffix, from * 4, to * 4 - 1)
       local group, stop = {part}, nil
       if to < sizes[driver] then stop = number(part, to - from - 1) end
       local read = to - from
@@ -180,7 +191,7 @@ for r = first, math.floor(top / span) do
         local f = above(i)
         local t = math.min(sizes[i], f + n)
         if f >= t then group, stop = nil, nil break end -- nothing above holds that gram here: the range is done
-        local fpart = redis.call('GETRANGE', KEYS[i] .. suffix, f * 4, t * 4 - 1)
+        local fpart = redis.call('GETRANGE', bases[i] .. suffix, f * 4, t * 4 - 1)
         group[#group + 1] = fpart
         if t < sizes[i] then
           local last = number(fpart, t - f - 1)
@@ -191,10 +202,10 @@ for r = first, math.floor(top / span) do
         out[#out + 1] = group
         want = want - read
       end
-      if stop then out[1] = stop return out end
+      if stop then out[2] = stop return out end
       if want <= 0 then
-        out[1] = math.min(top, (r + 1) * span - 1)
-        if out[1] == top then out[1] = 0 end
+        out[2] = math.min(top, (r + 1) * span - 1)
+        if out[2] == top then out[2] = 0 end
         return out
       end
     end
@@ -208,11 +219,11 @@ const maxFilters = 3
 
 // chunk is a request for candidates and, once read, its answer.
 type chunk struct {
-	meta     string
-	postings []string
+	postings []string // bases
 	after    uint32
 	size     int
 
+	gen        int64 // the generation read; -1 when there is none
 	candidates []uint32
 	end        uint32 // where the chunk ended; 0 when the postings are exhausted
 }
@@ -224,7 +235,8 @@ func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk, extra i
 	run := func() error {
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, c := range chunks {
-				cmds[i] = candidateChunk.EvalSha(ctx, p, append([]string{c.meta}, c.postings...), c.after, c.size, maxFilters, extra)
+				args := append([]any{c.after, c.size, maxFilters, extra, modelPrefix}, anys(c.postings)...)
+				cmds[i] = candidateChunk.EvalSha(ctx, p, nil, args...)
 			}
 			return nil
 		})
@@ -245,20 +257,47 @@ func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk, extra i
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		c.candidates, c.end = parseChunk(res)
+		if err := c.parse(res); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// parseChunk intersects each range's driver with its filters, keeping the
-// candidates up to where the chunk ended.
-func parseChunk(res []any) ([]uint32, uint32) {
-	if len(res) == 0 {
-		return nil, 0
+var modelPrefix = projections.ModelPrefix(Name)
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
 	}
-	end, _ := res[0].(int64)
+	return out
+}
+
+// parse reads a chunk's reply: it intersects each range's driver with its
+// filters, keeping the candidates up to where the chunk ended.
+func (c *chunk) parse(res []any) error {
+	c.candidates, c.end = nil, 0
+	if len(res) == 0 {
+		return errors.New("search: empty reply from the candidate script")
+	}
+	switch g := res[0].(type) {
+	case int64:
+		c.gen = g // -1: no generation
+		return nil
+	case string:
+		gen, err := strconv.ParseInt(g, 10, 64)
+		if err != nil {
+			return fmt.Errorf("search: generation %q: %w", g, err)
+		}
+		c.gen = gen
+	}
+	if len(res) < 2 {
+		return errors.New("search: short reply from the candidate script")
+	}
+	end, _ := res[1].(int64)
 	var candidates []uint32
-	for _, g := range res[1:] {
+	for _, g := range res[2:] {
 		parts, _ := g.([]any)
 		if len(parts) == 0 {
 			continue
@@ -278,7 +317,8 @@ func parseChunk(res []any) ([]uint32, uint32) {
 			candidates = candidates[:len(candidates)-1]
 		}
 	}
-	return candidates, uint32(end)
+	c.candidates, c.end = candidates, uint32(end)
+	return nil
 }
 
 // intersect keeps the candidates (sorted) that the posting holds.
@@ -307,13 +347,6 @@ func search(ctx context.Context, rdb redis.Cmdable, req Request, first int) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	keys, ok, err := projections.CurrentKeys(ctx, rdb, Name)
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		return Result{}, ErrNotReady
-	}
 	limit := req.Limit
 	if limit <= 0 {
 		limit = 20
@@ -325,14 +358,14 @@ func search(ctx context.Context, rdb redis.Cmdable, req Request, first int) (Res
 			return Result{}, err
 		}
 	}
-	s := searcher{rdb: rdb, keys: keys, q: q.text, includeArchived: req.IncludeArchived, first: first, raw: map[uint32]string{}}
+	s := searcher{rdb: rdb, q: q.text, includeArchived: req.IncludeArchived, first: first, raw: map[uint32]string{}}
 	return s.page(ctx, from, limit)
 }
 
 // searcher reads one page.
 type searcher struct {
 	rdb             redis.Cmdable
-	keys            projections.Keys
+	keys            projections.Keys // of the generation the last chunk read
 	q               string
 	includeArchived bool
 	first           int               // the size of a class's first chunk
@@ -347,17 +380,13 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 	var chunks []*chunk
 	var first []uint32
 	for class := from.class; class <= Infix; class++ {
-		postings := postingsFor(s.q, class)
-		for i, p := range postings {
-			postings[i] = s.keys.Prefix() + p
-		}
-		c := &chunk{meta: metaKey(s.keys), postings: postings, size: s.first}
+		c := &chunk{postings: postingsFor(s.q, class), size: s.first}
 		if class == from.class && from.ref > 0 {
 			c.after = from.ref - 1 // the cursor's customer may have more entries
 		}
 		chunks = append(chunks, c)
 	}
-	if err := readChunks(ctx, s.rdb, chunks, s.first/4); err != nil {
+	if err := s.read(ctx, chunks...); err != nil {
 		return Result{}, err
 	}
 	for _, c := range chunks {
@@ -402,12 +431,28 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 				break
 			}
 			c.after, c.size = c.end, min(4*c.size, 16*s.first)
-			if err := readChunks(ctx, s.rdb, []*chunk{c}, s.first/4); err != nil {
+			if err := s.read(ctx, c); err != nil {
 				return Result{}, err
 			}
 		}
 	}
 	return res, nil
+}
+
+// read reads chunks in one round trip, and keeps the generation they read for
+// the docs. A rebuild switching generations between two chunks changes
+// nothing: customers have the same numbers in every generation.
+func (s *searcher) read(ctx context.Context, chunks ...*chunk) error {
+	if err := readChunks(ctx, s.rdb, chunks, s.first/4); err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		if c.gen < 0 {
+			return ErrNotReady
+		}
+		s.keys = projections.KeysAt(Name, c.gen)
+	}
+	return nil
 }
 
 // firstChunk is the size of a class's first chunk of candidates: 1 KiB of the

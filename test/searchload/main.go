@@ -56,6 +56,8 @@ func main() {
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed at the end)")
 	listpack := flag.Int("zset-max-listpack-entries", 0, "Redis setting for the run (0: the server's default, 128)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the search phase to this file")
+	rangeBits := flag.Int("range-bits", 0, "search postings cover 2^range-bits customer numbers (0: the default)")
+	together := flag.Bool("together", true, "also rebuild all read models at once")
 	lagprofile := flag.String("lagprofile", "", "write a CPU profile of the lag phase to this file")
 	rebuildprofile := flag.String("rebuildprofile", "", "write a CPU profile of the rebuild phase to this file")
 	flag.Parse()
@@ -101,36 +103,54 @@ func main() {
 		check(err)
 		check(pprof.StartCPUProfile(f))
 	}
-	var runners []*projections.Runner
-	for _, p := range []projections.Projector{search.Projector{}, customerview.Projector{}} {
+	projectors := []projections.Projector{search.Projector{RangeBits: *rangeBits}, customerview.Projector{}}
+	start := func(p projections.Projector) (*projections.Runner, context.CancelFunc) {
 		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, BatchSize: 1024})
 		check(err)
-		t := time.Now()
 		rctx, cancel := context.WithCancel(ctx)
 		go r.Run(rctx)
+		return r, cancel
+	}
+	var runners []*projections.Runner
+	var stops []context.CancelFunc
+	for _, p := range projectors {
+		t := time.Now()
+		r, stop := start(p)
 		check(r.WaitFor(ctx, last))
 		took := time.Since(t)
 		mem := usedMemory(ctx, rdb)
 		fmt.Printf("rebuilt %-13s from %d events in %s: %.0f events/s; Redis memory %d B per customer\n",
 			p.Name(), *n, took.Round(time.Millisecond), float64(*n)/took.Seconds(), (mem-base)/int64(*n))
 		base = mem
-		runners = append(runners, r)
-		defer cancel()
+		runners, stops = append(runners, r), append(stops, stop)
 	}
-
 	if *rebuildprofile != "" {
 		pprof.StopCPUProfile()
 	}
-	// All read models rebuilt at once, as customerd does when Redis lost them:
-	// each into a new generation beside the live one, switched when caught up.
-	t := time.Now()
-	var rebuilds sync.WaitGroup
-	for _, r := range runners {
-		rebuilds.Go(func() { check(r.Rebuild(ctx)) })
+	// All read models built at once into an empty Redis, as customerd does at
+	// start in embedded mode, or when Redis lost its data.
+	if *together {
+		for _, stop := range stops {
+			stop()
+		}
+		check(rdb.FlushAll(ctx).Err())
+		t := time.Now()
+		runners, stops = nil, nil
+		for _, p := range projectors {
+			r, stop := start(p)
+			runners, stops = append(runners, r), append(stops, stop)
+		}
+		for _, r := range runners {
+			check(r.WaitFor(ctx, last))
+		}
+		took := time.Since(t)
+		fmt.Printf("built all read models at once from %d events in %s: %.0f events/s\n", *n, took.Round(time.Millisecond), float64(*n)/took.Seconds())
 	}
-	rebuilds.Wait()
-	took := time.Since(t)
-	fmt.Printf("rebuilt all read models together from %d events in %s: %.0f events/s\n", *n, took.Round(time.Millisecond), float64(*n)/took.Seconds())
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}()
 
 	// 3. Search.
 	if *cpuprofile != "" {

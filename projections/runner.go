@@ -53,6 +53,13 @@ type RebuildBatcher interface {
 	RebuildBatchSize() int
 }
 
+// Retirer is a Projector that replaced read models under other names (a new
+// layout is a new name): once its own model is current, the runner deletes
+// theirs, so an upgraded Redis does not keep both.
+type Retirer interface {
+	Retired() []string
+}
+
 // Keys names the keys of one generation of a read model.
 type Keys struct{ prefix string }
 
@@ -132,6 +139,8 @@ type Runner struct {
 	rate    rateMeter
 	// rebuiltTo is the last event a rebuild has committed.
 	rebuiltTo eventstore.RecordedEvent
+	// retired is set once the retired models' keys are gone.
+	retired bool
 }
 
 // NewRunner returns a runner; Run starts it.
@@ -221,6 +230,11 @@ func readCheckpoint(ctx context.Context, rdb redis.Cmdable, keys Keys) (eventsto
 }
 
 func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
+	// Before anything is built: readers of this model never read the retired
+	// ones, and the space is free for the build.
+	if err := r.retire(ctx); err != nil {
+		return false, err
+	}
 	keys, gen, cp, err := r.load(ctx)
 	if err != nil {
 		return false, err
@@ -304,6 +318,24 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 		}
 		cp, progressed = batch[len(batch)-1].Position, true
 	}
+}
+
+// retire deletes the keys of the models the projector replaced, once a run.
+func (r *Runner) retire(ctx context.Context) error {
+	rt, ok := r.cfg.Projector.(Retirer)
+	if !ok || r.retired {
+		return nil
+	}
+	for _, name := range rt.Retired() {
+		if name == r.cfg.Projector.Name() {
+			continue // never its own
+		}
+		if err := deleteKeys(ctx, r.cfg.Redis, ModelPrefix(name)); err != nil {
+			return fmt.Errorf("projections: delete retired read model %s: %w", name, err)
+		}
+	}
+	r.retired = true
+	return nil
 }
 
 // commit projects one batch and moves the checkpoint from cp, in one

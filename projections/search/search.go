@@ -14,9 +14,13 @@ import (
 )
 
 // Name is the read model's name and checkpoint identity. v3: postings split
-// by ranges of customer numbers; v2 (one posting per gram) and v1 (suffixes in
-// sorted sets) keys are left to the operator.
+// by ranges of customer numbers.
 const Name = "search-v3"
+
+// Retired implements projections.Retirer: the layouts v3 replaced, v2 (one
+// posting per gram) and v1 (suffixes in sorted sets), whose keys an upgraded
+// Redis would otherwise keep.
+func (Projector) Retired() []string { return []string{"search-v1", "search-v2"} }
 
 func refOf(number int64) string { return strconv.FormatInt(number, 36) }
 

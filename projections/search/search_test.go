@@ -346,3 +346,27 @@ func TestErasedCustomersLeaveTheIndex(t *testing.T) {
 		}
 	})
 }
+
+// TestRetiredLayoutsAreDeleted: an upgraded Redis still holds the keys of the
+// layouts search-v3 replaced; the runner deletes them, and nothing else.
+func TestRetiredLayoutsAreDeleted(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		ctx := context.Background()
+		old := []string{"rm:search-v2:gen", "rm:search-v2:17:checkpoint", "rm:search-v2:17:g:mull", "rm:search-v1:3:t:mull"}
+		kept := []string{"rm:customers-v1:gen", "rm:search-v20:gen", "other"}
+		for _, k := range append(old, kept...) {
+			if err := rdb.Set(ctx, k, "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f := newFixture(t, rdb)
+		f.did(t)(f.app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: coordinator, Details: customer.Details{Kind: customer.Person, FirstName: "Ada", Email: "ada@example.org"}}))
+		f.sync(t)
+		if n, err := rdb.Exists(ctx, old...).Result(); err != nil || n != 0 {
+			t.Fatalf("%d of the retired keys left (%v)", n, err)
+		}
+		if n, err := rdb.Exists(ctx, kept...).Result(); err != nil || n != int64(len(kept)) {
+			t.Fatalf("%d of %d other keys kept (%v)", n, len(kept), err)
+		}
+	})
+}

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ func main() {
 	listpack := flag.Int("zset-max-listpack-entries", 0, "Redis setting for the run (0: the server's default, 128)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the search phase to this file")
 	rangeBits := flag.Int("range-bits", 0, "search postings cover 2^range-bits customer numbers (0: the default)")
+	slowest := flag.Int("slowest", 0, "show this many of the slowest queries, each timed again")
 	together := flag.Bool("together", true, "also rebuild all read models at once")
 	lagprofile := flag.String("lagprofile", "", "write a CPU profile of the lag phase to this file")
 	rebuildprofile := flag.String("rebuildprofile", "", "write a CPU profile of the rebuild phase to this file")
@@ -176,6 +178,9 @@ func main() {
 	}
 	fmt.Printf("search, 1 client, %d queries (%d with results): p50 %s, p99 %s\n", len(queries), matched, latency.Percentile(lat, 50), latency.Percentile(lat, 99))
 	fmt.Printf("  Redis's own time per query: %s\n", redisTimePerQuery(ctx, rdb, len(queries)))
+	if *slowest > 0 {
+		reportSlowest(ctx, rdb, queries, lat, *slowest)
+	}
 	qps := throughput(ctx, rdb, queries, *clients, 10*time.Second)
 	fmt.Printf("search, %d clients: %.0f queries/s\n", *clients, qps)
 	if *cpuprofile != "" {
@@ -203,6 +208,28 @@ func main() {
 		pprof.StopCPUProfile()
 	}
 	fmt.Printf("append-to-searchable lag at %d commands/s: p50 %s, p99 %s (%d commands)\n", *lagRate, latency.Percentile(lags, 50), latency.Percentile(lags, 99), len(lags))
+}
+
+// reportSlowest times the slowest queries again: a query slow every time is
+// the index's doing; one slow once met a busy machine.
+func reportSlowest(ctx context.Context, rdb *redis.Client, queries []string, lat []time.Duration, n int) {
+	order := make([]int, len(queries))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return lat[order[a]] > lat[order[b]] })
+	for _, i := range order[:min(n, len(order))] {
+		again := make([]time.Duration, 5)
+		var entries int
+		for j := range again {
+			t := time.Now()
+			res, err := search.Search(ctx, rdb, search.Request{Query: queries[i], Limit: 20})
+			check(err)
+			again[j] = time.Since(t)
+			entries = len(res.Entries)
+		}
+		fmt.Printf("  %-10q %s, again %s (median of 5), %d entries\n", queries[i], lat[i], latency.Percentile(again, 50), entries)
+	}
 }
 
 // redisTimePerQuery sums Redis's time in each command since the last stats

@@ -320,7 +320,7 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 	}
 }
 
-// retire deletes the keys of the models the projector replaced, once a run.
+// retire deletes the keys of the models the projector replaced, once.
 func (r *Runner) retire(ctx context.Context) error {
 	rt, ok := r.cfg.Projector.(Retirer)
 	if !ok || r.retired {

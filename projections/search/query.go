@@ -48,6 +48,15 @@ type Result struct {
 	Entries []Entry
 	// Next is the cursor of the next page; "" when there is none.
 	Next string
+	// Cost is what the page took, for load tools and slow-query reports.
+	Cost Cost
+}
+
+// Cost counts a search's work.
+type Cost struct {
+	// RoundTrips to Redis, Chunks of candidates read, Candidates the postings
+	// gave, Docs read to verify them.
+	RoundTrips, Chunks, Candidates, Docs int
 }
 
 // Errors of Search.
@@ -368,7 +377,8 @@ type searcher struct {
 	keys            projections.Keys // of the generation the last chunk read
 	q               string
 	includeArchived bool
-	first           int               // the size of a class's first chunk
+	first           int // the size of a class's first chunk
+	cost            Cost
 	raw             map[uint32]string // docs read, not decoded yet; "": erased meanwhile
 }
 
@@ -422,6 +432,7 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 						res.Entries = append(res.Entries, e)
 						if len(res.Entries) == limit {
 							res.Next = cursor{class: class, ref: ref, address: e.AddressIndex}.encode()
+							res.Cost = s.cost
 							return res, nil
 						}
 					}
@@ -436,6 +447,7 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 			}
 		}
 	}
+	res.Cost = s.cost
 	return res, nil
 }
 
@@ -446,7 +458,10 @@ func (s *searcher) read(ctx context.Context, chunks ...*chunk) error {
 	if err := readChunks(ctx, s.rdb, chunks, s.first/4); err != nil {
 		return err
 	}
+	s.cost.RoundTrips++
 	for _, c := range chunks {
+		s.cost.Chunks++
+		s.cost.Candidates += len(c.candidates)
 		if c.gen < 0 {
 			return ErrNotReady
 		}
@@ -474,6 +489,8 @@ func (s *searcher) load(ctx context.Context, refs []uint32) error {
 	if len(ks) == 0 {
 		return nil
 	}
+	s.cost.RoundTrips++
+	s.cost.Docs += len(ks)
 	vals, err := s.rdb.MGet(ctx, ks...).Result()
 	if err != nil {
 		return err

@@ -59,6 +59,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the search phase to this file")
 	rangeBits := flag.Int("range-bits", 0, "search postings cover 2^range-bits customer numbers (0: the default)")
 	slowest := flag.Int("slowest", 0, "show this many of the slowest queries, each timed again")
+	only := flag.String("query", "", "also time this query, and show its cost")
 	together := flag.Bool("together", true, "also rebuild all read models at once")
 	lagprofile := flag.String("lagprofile", "", "write a CPU profile of the lag phase to this file")
 	rebuildprofile := flag.String("rebuildprofile", "", "write a CPU profile of the rebuild phase to this file")
@@ -181,6 +182,9 @@ func main() {
 	if *slowest > 0 {
 		reportSlowest(ctx, rdb, queries, lat, *slowest)
 	}
+	if *only != "" {
+		reportSlowest(ctx, rdb, []string{*only}, []time.Duration{0}, 1)
+	}
 	qps := throughput(ctx, rdb, queries, *clients, 10*time.Second)
 	fmt.Printf("search, %d clients: %.0f queries/s\n", *clients, qps)
 	if *cpuprofile != "" {
@@ -220,15 +224,17 @@ func reportSlowest(ctx context.Context, rdb *redis.Client, queries []string, lat
 	sort.Slice(order, func(a, b int) bool { return lat[order[a]] > lat[order[b]] })
 	for _, i := range order[:min(n, len(order))] {
 		again := make([]time.Duration, 5)
-		var entries int
+		var res search.Result
 		for j := range again {
 			t := time.Now()
-			res, err := search.Search(ctx, rdb, search.Request{Query: queries[i], Limit: 20})
+			var err error
+			res, err = search.Search(ctx, rdb, search.Request{Query: queries[i], Limit: 20})
 			check(err)
 			again[j] = time.Since(t)
-			entries = len(res.Entries)
 		}
-		fmt.Printf("  %-10q %s, again %s (median of 5), %d entries\n", queries[i], lat[i], latency.Percentile(again, 50), entries)
+		c := res.Cost
+		fmt.Printf("  %-10q %s, again %s (median of 5), %d entries; %d round trips, %d chunks, %d candidates, %d docs\n",
+			queries[i], lat[i], latency.Percentile(again, 50), len(res.Entries), c.RoundTrips, c.Chunks, c.Candidates, c.Docs)
 	}
 }
 

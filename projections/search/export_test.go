@@ -12,3 +12,12 @@ import (
 func SearchInChunks(ctx context.Context, rdb redis.Cmdable, req Request, n int) (Result, error) {
 	return search(ctx, rdb, req, n)
 }
+
+// PostingCustomers lists the customers a posting's entries name.
+func PostingCustomers(posting string) []uint32 {
+	var out []uint32
+	for _, e := range refs(posting) {
+		out = append(out, refOfEntry(e))
+	}
+	return out
+}

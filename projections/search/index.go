@@ -182,22 +182,55 @@ func (k pkey) name() string { return k.base() + rangeSuffix(uint32(k>>48)) }
 
 func rangeSuffix(r uint32) string { return string([]byte{byte(r >> 8), byte(r)}) }
 
-// postingKeys lists the postings a customer's values put it in, sorted.
-func postingKeys(vs []value) []pkey {
-	out := make([]pkey, 0, 128)
+// A member is a customer's place in one posting, without the range: the
+// posting's key, and the field of the values that hold its gram in the bits a
+// range takes in a pkey (fieldCode). Members sort by field, then key.
+type member uint64
+
+func (m member) key() pkey { return pkey(m) & (1<<48 - 1) }
+
+// entry is the member's number in a posting of customer ref: ref and field
+// in one integer, so that customers sort as their numbers do and a query's
+// postings intersect only where one field holds every gram.
+func (m member) entry(ref uint32) uint32 { return ref<<fieldBits | uint32(m>>48) }
+
+// fieldBits are the low bits of a posting's entry that name the field.
+const fieldBits = 2
+
+// fieldCode is a field's value in an entry.
+func fieldCode(f Field) member {
+	switch f {
+	case FieldName:
+		return 0
+	case FieldEmail:
+		return 1
+	case FieldPhone:
+		return 2
+	}
+	return 3
+}
+
+// refOfEntry is the customer of a posting's entry.
+func refOfEntry(e uint32) uint32 { return e >> fieldBits }
+
+// postingKeys lists the postings a customer's values put it in, each with
+// the field that puts it there, sorted.
+func postingKeys(vs []value) []member {
+	out := make([]member, 0, 128)
 	for _, v := range vs {
 		t := v.text
 		if len(t) < MinQuery {
 			continue // no query is that short
 		}
+		f := fieldCode(v.field) << 48
 		for i := 0; i+MinQuery <= len(t); i++ {
 			g := t[i : i+MinQuery]
-			out = append(out, gramKey(famAnywhere, g))
+			out = append(out, f|member(gramKey(famAnywhere, g)))
 			if wordStart(t, i) {
-				out = append(out, gramKey(famWordStart, g))
+				out = append(out, f|member(gramKey(famWordStart, g)))
 			}
 		}
-		out = append(out, wholeKey(t))
+		out = append(out, f|member(wholeKey(t)))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

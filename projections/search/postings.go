@@ -13,11 +13,11 @@ import (
 	"github.com/fieldservice/customer-service/projections"
 )
 
-// refSize is the width of a customer number in a posting.
+// refSize is the width of an entry in a posting.
 const refSize = 4
 
-// postingEdits are a batch's changes to postings: customer numbers to add and
-// to remove.
+// postingEdits are a batch's changes to postings: entries to add and to
+// remove.
 type postingEdits struct {
 	add, remove map[pkey][]uint32
 }
@@ -26,9 +26,9 @@ func newPostingEdits() *postingEdits {
 	return &postingEdits{add: map[pkey][]uint32{}, remove: map[pkey][]uint32{}}
 }
 
-// customer records that a customer's postings went from before to after (both
-// sorted, without ranges); the customer's number is in range r.
-func (e *postingEdits) customer(ref, r uint32, before, after []pkey) {
+// customer records that customer ref's postings went from before to after
+// (both sorted); its number is in range r.
+func (e *postingEdits) customer(ref, r uint32, before, after []member) {
 	for len(before) > 0 || len(after) > 0 {
 		var c int
 		switch {
@@ -41,12 +41,12 @@ func (e *postingEdits) customer(ref, r uint32, before, after []pkey) {
 		}
 		switch {
 		case c < 0:
-			k := before[0].in(r)
-			e.remove[k] = append(e.remove[k], ref)
+			k := before[0].key().in(r)
+			e.remove[k] = append(e.remove[k], before[0].entry(ref))
 			before = before[1:]
 		case c > 0:
-			k := after[0].in(r)
-			e.add[k] = append(e.add[k], ref)
+			k := after[0].key().in(r)
+			e.add[k] = append(e.add[k], after[0].entry(ref))
 			after = after[1:]
 		default:
 			before, after = before[1:], after[1:]

@@ -232,9 +232,10 @@ type chunk struct {
 	after    uint32
 	size     int
 
-	gen        int64 // the generation read; -1 when there is none
-	candidates []uint32
-	end        uint32 // where the chunk ended; 0 when the postings are exhausted
+	gen        int64    // the generation read; -1 when there is none
+	candidates []uint32 // customer numbers, each once
+	last       uint32   // the last candidate of the chunks before
+	end        uint32   // the entry where the chunk ended; 0 when the postings are exhausted
 }
 
 // readChunks reads chunks of candidates in one round trip: the customers above
@@ -305,7 +306,7 @@ func (c *chunk) parse(res []any) error {
 		return errors.New("search: short reply from the candidate script")
 	}
 	end, _ := res[1].(int64)
-	var candidates []uint32
+	var entries []uint32
 	for _, g := range res[2:] {
 		parts, _ := g.([]any)
 		if len(parts) == 0 {
@@ -317,14 +318,27 @@ func (c *chunk) parse(res []any) error {
 			part, _ := f.(string)
 			found = intersect(found, part)
 		}
-		candidates = append(candidates, found...)
+		entries = append(entries, found...)
 	}
 	if end != 0 {
 		// A filter's part that stopped short ended the chunk: candidates past it
 		// wait for the next chunk.
-		for len(candidates) > 0 && candidates[len(candidates)-1] > uint32(end) {
-			candidates = candidates[:len(candidates)-1]
+		for len(entries) > 0 && entries[len(entries)-1] > uint32(end) {
+			entries = entries[:len(entries)-1]
 		}
+	}
+	// A customer's entries are next to each other: several in a chunk give one
+	// candidate, and a chunk that ended inside them must not give it again.
+	var candidates []uint32
+	for _, e := range entries {
+		ref := refOfEntry(e)
+		if n := len(candidates); n > 0 && candidates[n-1] == ref || n == 0 && ref == c.last {
+			continue
+		}
+		candidates = append(candidates, ref)
+	}
+	if n := len(candidates); n > 0 {
+		c.last = candidates[n-1]
 	}
 	c.candidates, c.end = candidates, uint32(end)
 	return nil
@@ -392,7 +406,7 @@ func (s *searcher) page(ctx context.Context, from cursor, limit int) (Result, er
 	for class := from.class; class <= Infix; class++ {
 		c := &chunk{postings: postingsFor(s.q, class), size: s.first}
 		if class == from.class && from.ref > 0 {
-			c.after = from.ref - 1 // the cursor's customer may have more entries
+			c.after = from.ref<<fieldBits - 1 // the cursor's customer may have more entries
 		}
 		chunks = append(chunks, c)
 	}

@@ -58,11 +58,12 @@ func (p Projector) rangeBits() int {
 	return p.RangeBits
 }
 
-// metaKey holds the layout a search reads: the range width ("bits") and the
-// highest customer number ("top"), where the walk of the ranges ends.
+// metaKey holds the layout a search reads, in entries (member.entry): the
+// range width ("bits": 2^bits entries, those of 2^RangeBits customers) and the
+// highest entry ("top"), where the walk of the ranges ends.
 func metaKey(keys projections.Keys) string { return keys.Key("m") }
 
-// raiseTop sets the highest customer number unless it is higher already.
+// raiseTop sets the highest entry unless it is higher already.
 var raiseTop = redis.NewScript(`
 if tonumber(redis.call('HGET', KEYS[1], 'top') or '0') < tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'top', ARGV[1])
@@ -93,7 +94,7 @@ func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.C
 	var top int64
 	for _, id := range ids {
 		c := customer.New(id)
-		var before []pkey
+		var before []member
 		if d := old[id]; d != nil {
 			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details.customer(), Archived: d.Archived})
 			before = postingKeys(values(d.Details))
@@ -101,12 +102,12 @@ func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.C
 		if err := projections.ApplyNew(c, byID[id]); err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
-		if c.Number() <= 0 || c.Number() > math.MaxUint32 || c.Number()>>bits > math.MaxUint16 {
+		if c.Number() <= 0 || c.Number() > math.MaxUint32>>fieldBits || c.Number()>>bits > math.MaxUint16 {
 			return fmt.Errorf("search: customer %s has number %d, outside what postings hold", id, c.Number())
 		}
 		top = max(top, c.Number())
 		ref := refOf(c.Number())
-		var after []pkey
+		var after []member
 		if c.Erasure() == nil {
 			d := doc{ID: id, Number: c.Number(), Version: c.Version(), Archived: c.Archived(), Details: searchable(c.Details())}
 			vs := values(d.Details)
@@ -121,7 +122,7 @@ func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.C
 	}
 	// EVAL, not EVALSHA: inside MULTI, a Redis that forgot the script could not
 	// be told it again.
-	raiseTop.Eval(ctx, w, []string{metaKey(keys)}, top, bits)
+	raiseTop.Eval(ctx, w, []string{metaKey(keys)}, top<<fieldBits|(1<<fieldBits-1), bits+fieldBits)
 	return edits.queue(ctx, r, w, keys.Prefix())
 }
 

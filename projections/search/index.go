@@ -8,23 +8,26 @@
 // Plain Redis structures (no modules), sized for a million customers in about a
 // kilobyte each. Every indexed value is folded (textkey.Fold; phones to their
 // digits) and cut into grams, its 4-byte windows. A posting is a Redis string of
-// the sorted, distinct customer numbers (4 bytes each, big-endian) of one range
-// of numbers (65,536 by default: Projector.RangeBits) whose values hold a gram,
-// in one of three families:
+// sorted, distinct entries (4 bytes each, big-endian), one for each customer of
+// one range of numbers (65,536 by default: Projector.RangeBits) and field
+// (name, email, phone, street) whose values hold a gram: the customer's number
+// shifted left two bits, or'ed with the field. Entries sort as customers do,
+// and a query's postings intersect only where one field holds all its grams
+// (a first name's grams do not make a street a candidate). The families:
 //
 //	g:<gram><range>       the gram anywhere in a value
 //	s:<gram><range>       the gram where a word starts (a value's start, or after a separator)
 //	x:<gram><len><range>  a value of that length (a byte, 255 for longer) ends with the gram
 //	d:<ref>               the customer's searchable state and display payload (doc.go)
 //	r:<bucket>            customer id → number, for the projector (a small hash per bucket)
-//	m                     the layout: the range width and the highest customer number
+//	m                     the layout: the range width and the highest entry
 //
 // where <range> is the range's index in two bytes. Ranges bound what an edit
 // rewrites (a posting of one range, not of every customer with the gram) and
 // what a search reads of a posting at a time.
 //
-// A customer that matches a query holds every gram of it, so each posting of
-// the query's grams is a superset of its matches. Ranks are read one after the
+// A value that matches a query holds every gram of it, so each posting of the
+// query's grams holds the entries of its matches. Ranks are read one after the
 // other with the families that narrow them: exact from x and s (a value as long
 // as the query that ends and starts like it), prefix from s, infix from g. In
 // each, a search walks the ranges in order; in each range the shortest posting
@@ -288,7 +291,10 @@ func postingsFor(q string, c Class) []string {
 	var out []string
 	switch c {
 	case Exact:
-		out = append(out, wholeKey(q).base(), gramKey(famWordStart, q).base())
+		// A value of the query's length that starts and ends like it: exact
+		// matches, in practice, without sizing the query's other grams in every
+		// range (the exact rank walks them all, and is mostly empty).
+		return []string{wholeKey(q).base(), gramKey(famWordStart, q).base()}
 	case Prefix:
 		out = append(out, gramKey(famWordStart, q).base())
 	}

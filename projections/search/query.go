@@ -100,30 +100,31 @@ func decodeCursor(s string) (cursor, error) {
 // MaxLimit caps a page.
 const MaxLimit = 100
 
-// candidateChunk reads the next chunk of a class's candidates in one call.
-// ARGV[5] is the read model's prefix (projections.ModelPrefix): the script reads
-// the current generation itself, which saves a search a round trip, and answers
-// {-1} when there is none. ARGV[6..] are the bases of the postings every
-// candidate is in, without the generation's prefix; each range's posting is
-// named by two bytes more. The ranges are walked in order from the one holding ARGV[1]+1 up
-// to the highest customer number (in the layout key m). In each, the shortest
-// posting drives: its numbers above ARGV[1] (all of them when at most four
-// times what the chunk still wants are left), up to ARGV[2] in the whole chunk.
-// The next ARGV[3] shortest filter them, each returning its own numbers above
-// ARGV[1], as many as should span the driver's plus ARGV[4], for the caller to
+// candidateChunk reads the next chunk of a class's candidates in one call, in
+// posting entries (member.entry). ARGV[5] is the read model's prefix
+// (projections.ModelPrefix): the script reads the current generation itself,
+// which saves a search a round trip, and answers {-1} when there is none.
+// ARGV[6..] are the bases of the postings every candidate is in, without the
+// generation's prefix; each range's posting is named by two bytes more. The
+// ranges are walked in order from the one holding entry ARGV[1]+1 up to the
+// highest entry (in the layout key m). In each, the shortest posting drives:
+// its entries above ARGV[1] (all of them when at most four times what the
+// chunk still wants are left), up to ARGV[2] in the whole chunk. The next
+// ARGV[3] shortest filter them, each returning its own entries above ARGV[1],
+// as many as should span the driver's plus ARGV[4], for the caller to
 // intersect with; a posting too long for that is left out (it filters little
 // and costs much). A range where a posting is empty has no candidates, at the
 // cost of one STRLEN: a posting found empty is sized first in the next range.
 // Once a range has sized every posting, later ones size only the shortest few.
 //
-// The reply is the generation, then the number up to which every candidate is
-// in the reply (0 when the postings are exhausted), then per range with numbers
-// the driver's part and each filter's. A range's part of a posting that stops
-// short ends the chunk there.
+// The reply is the generation, then the entry up to which every candidate is
+// in the reply (0 when the postings are exhausted), then per range with
+// entries the driver's part and each filter's. A range's part of a posting
+// that stops short ends the chunk there.
 //
 // A first chunk (ARGV[1] = 0) reads from the postings' starts without a single
 // probe; a later one finds its start in its first range by a binary search.
-// Numbers are compared as integers, never as strings, which Lua compares by
+// Entries are compared as integers, never as strings, which Lua compares by
 // locale. The script names the keys it reads itself, none in KEYS: a Redis
 // Cluster would need the model's keys in one slot, by a hash tag in its prefix.
 var candidateChunk = redis.NewScript(`
@@ -151,12 +152,21 @@ local sized = false -- once one range has sized every posting, later ones size t
 local sizes = {}
 for r = first, math.floor(top / span) do
   local suffix = string.char(math.floor(r / 256), r % 256)
+  local names = {}
+  local function key(i) -- posting i's key in range r, built once
+    local k = names[i]
+    if not k then
+      k = bases[i] .. suffix
+      names[i] = k
+    end
+    return k
+  end
   local n = #order
   if sized then n = math.min(n, 1 + filters) end
   local empty = false
   for j = 1, n do
     local i = order[j]
-    sizes[i] = redis.call('STRLEN', bases[i] .. suffix) / 4
+    sizes[i] = redis.call('STRLEN', key(i)) / 4
     if sizes[i] == 0 then
       -- No candidates in this range. A posting empty here is likely empty in
       -- the next ranges too: size it first there.
@@ -177,7 +187,7 @@ for r = first, math.floor(top / span) do
       if r > first or after == 0 then return 0 end
       while lo < hi do
         local mid = math.floor((lo + hi) / 2)
-        if number(redis.call('GETRANGE', bases[i] .. suffix, mid * 4, mid * 4 + 3), 0) <= after then lo = mid + 1 else hi = mid end
+        if number(redis.call('GETRANGE', key(i), mid * 4, mid * 4 + 3), 0) <= after then lo = mid + 1 else hi = mid end
       end
       return lo
     end
@@ -186,7 +196,7 @@ for r = first, math.floor(top / span) do
     local to = sizes[driver]
     if to - from > 4 * want then to = from + want end
     if from < to then
-      local part = redis.call('GETRANGE', bases[driver] .. suffix, from * 4, to * 4 - 1)
+      local part = redis.call('GETRANGE', key(driver), from * 4, to * 4 - 1)
       local group, stop = {part}, nil
       if to < sizes[driver] then stop = number(part, to - from - 1) end
       local read = to - from
@@ -200,7 +210,7 @@ for r = first, math.floor(top / span) do
         local f = above(i)
         local t = math.min(sizes[i], f + n)
         if f >= t then group, stop = nil, nil break end -- nothing above holds that gram here: the range is done
-        local fpart = redis.call('GETRANGE', bases[i] .. suffix, f * 4, t * 4 - 1)
+        local fpart = redis.call('GETRANGE', key(i), f * 4, t * 4 - 1)
         group[#group + 1] = fpart
         if t < sizes[i] then
           local last = number(fpart, t - f - 1)

@@ -17,6 +17,7 @@
 //
 //	g:<gram><range>       the gram anywhere in a value
 //	s:<gram><range>       the gram where a word starts (a value's start, or after a separator)
+//	t:<gram><range>       the gram one byte after a word starts
 //	x:<gram><len><range>  a value of that length (a byte, 255 for longer) ends with the gram
 //	d:<ref>               the customer's searchable state and display payload (doc.go)
 //	r:<bucket>            customer id → number, for the projector (a small hash per bucket)
@@ -29,7 +30,7 @@
 // A value that matches a query holds every gram of it, so each posting of the
 // query's grams holds the entries of its matches. Ranks are read one after the
 // other with the families that narrow them: exact from x and s (a value as long
-// as the query that ends and starts like it), prefix from s, infix from g. In
+// as the query that ends and starts like it), prefix from s and t, infix from g. In
 // each, a search walks the ranges in order; in each range the shortest posting
 // drives, Redis cuts the next shortest ones to the span of its numbers, and the
 // client intersects them (query.go) and verifies each candidate against its
@@ -144,6 +145,7 @@ func wordStart(t string, i int) bool { return i == 0 || separator(t[i-1]) }
 const (
 	famAnywhere  = 'g'
 	famWordStart = 's'
+	famWordNext  = 't'
 	famWhole     = 'x'
 )
 
@@ -232,6 +234,9 @@ func postingKeys(vs []value) []member {
 			if wordStart(t, i) {
 				out = append(out, f|member(gramKey(famWordStart, g)))
 			}
+			if i > 0 && wordStart(t, i-1) {
+				out = append(out, f|member(gramKey(famWordNext, g)))
+			}
 		}
 		out = append(out, f|member(wholeKey(t)))
 	}
@@ -297,6 +302,12 @@ func postingsFor(q string, c Class) []string {
 		return []string{wholeKey(q).base(), gramKey(famWordStart, q).base()}
 	case Prefix:
 		out = append(out, gramKey(famWordStart, q).base())
+		if len(q) > MinQuery {
+			// The second gram one byte into the word: "chard" is not where a
+			// word starts with "char" and another holds "hard" ("charles
+			// richardson").
+			out = append(out, gramKey(famWordNext, q[1:]).base())
+		}
 	}
 	// At most 16 of a long query's grams, spread over it: enough to find a short
 	// posting, few enough to size in one call.

@@ -193,7 +193,7 @@ func (Projector) Compact(ctx context.Context, keys projections.Keys, rdb *redis.
 	for iter.Next(ctx) {
 		k := iter.Val()
 		if family := strings.TrimPrefix(k, keys.Prefix()); len(family) < 2 || family[1] != ':' ||
-			family[0] != famAnywhere && family[0] != famWordStart && family[0] != famWhole {
+			family[0] != famAnywhere && family[0] != famWordStart && family[0] != famWordNext && family[0] != famWhole {
 			continue
 		}
 		if batch = append(batch, k); len(batch) == 256 {

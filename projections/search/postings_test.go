@@ -97,11 +97,12 @@ func TestPostingKeysOfAValue(t *testing.T) {
 	for _, m := range got {
 		names = append(names, fmt.Sprintf("%s/%d", m.key().name(), m.entry(5)))
 	}
-	// Windows of 4 bytes anywhere, those at a word start, and the whole value's
-	// last window with its length, each with the value's field: customer 5 is
+	// Windows of 4 bytes anywhere, those at a word start and one byte into a
+	// word, and the whole value's last window with its length, each with the
+	// value's field: customer 5 is
 	// entry 20 for a name, 23 for a street. "012" is too short for any query.
-	want := []string{"g:ann \x00\x00/20", "g:n le\x00\x00/20", "g:nn l\x00\x00/20", "g: lee\x00\x00/20", "s:ann \x00\x00/20", "x: lee\x07\x00\x00/20",
-		"g:lee \x00\x00/23", "g:ee s\x00\x00/23", "g:e st\x00\x00/23", "s:lee \x00\x00/23", "x:e st\x06\x00\x00/23"}
+	want := []string{"g:ann \x00\x00/20", "g:n le\x00\x00/20", "g:nn l\x00\x00/20", "g: lee\x00\x00/20", "s:ann \x00\x00/20", "t:nn l\x00\x00/20", "x: lee\x07\x00\x00/20",
+		"g:lee \x00\x00/23", "g:ee s\x00\x00/23", "g:e st\x00\x00/23", "s:lee \x00\x00/23", "t:ee s\x00\x00/23", "x:e st\x06\x00\x00/23"}
 	slices.Sort(want)
 	slices.Sort(names)
 	if !slices.Equal(names, want) {

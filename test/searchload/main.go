@@ -287,25 +287,24 @@ func usedMemory(ctx context.Context, rdb *redis.Client) int64 {
 }
 
 // writeLog appends one CustomerRegistered per customer from 256 writers and
-// keeps a sample of customers for queries.
+// keeps a sample of customers for queries. Each writer writes a block of
+// customer numbers from a generator of its own, so that the customers, the
+// sample and the queries are the same in every run with the same n.
 func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n int) ([]uuid.UUID, []customer.Details) {
 	ids := make([]uuid.UUID, n) // not strings: the collector would scan a million pointers while searches are timed
 	const keep = 5000
 	sample := make([]customer.Details, 0, keep)
+	samples := make(map[int]customer.Details, keep)
 	var mu sync.Mutex
-	var next atomic.Int64
 	var wg sync.WaitGroup
 	by := actor.Actor{ID: "load", Name: "searchload", Role: actor.System}
-	for w := range 256 {
+	const writers = 256
+	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			g := synthetic.NewGenerator(uint64(w) + 1)
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
+			for i := w * n / writers; i < (w+1)*n/writers; i++ {
 				id := uuid.Must(uuid.NewV7())
 				d := g.Customer(i)
 				data, _, err := cdc.Encode(ctx, codec.Batch{Stream: "customer-" + id.String(), Subject: id, NewSubject: true},
@@ -316,15 +315,16 @@ func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n i
 				ids[i] = id
 				if i%max(1, n/keep) == 0 {
 					mu.Lock()
-					if len(sample) < keep {
-						sample = append(sample, d)
-					}
+					samples[i] = d
 					mu.Unlock()
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	for i := 0; i < n && len(sample) < keep; i += max(1, n/keep) {
+		sample = append(sample, samples[i])
+	}
 	return ids, sample
 }
 

@@ -27,6 +27,19 @@ func CustomerBatch(batch []Event) (ids []string, events map[string][]Event) {
 	return ids, events
 }
 
+// Known lists the customers of a batch that a read model may hold already:
+// those whose first event in the batch is not their registration. A rebuild's
+// batches of registrations read nothing back.
+func Known(ids []string, events map[string][]Event) []string {
+	var out []string
+	for _, id := range ids {
+		if events[id][0].Version > 1 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // ApplyNew applies to c the events it has not seen yet (a replayed batch holds
 // some it has), through the aggregate's own Apply.
 func ApplyNew(c *customer.Customer, events []Event) error {

@@ -197,19 +197,16 @@ func (l listEdits) queue(ctx context.Context, w redis.Pipeliner) {
 	}
 }
 
-// loadViews reads the stored views of the batch's customers. A customer whose
-// first event in the batch is its registration has none: a rebuild reads
-// nothing.
+// loadViews reads the stored views of the batch's known customers.
 func loadViews(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string, byID map[string][]projections.Event) (map[string]*View, error) {
 	out := map[string]*View{}
-	var known, stored []string
-	for _, id := range ids {
-		if byID[id][0].Version > 1 {
-			known, stored = append(known, id), append(stored, keys.Key("c", id))
-		}
-	}
-	if len(stored) == 0 {
+	known := projections.Known(ids, byID)
+	if len(known) == 0 {
 		return out, nil
+	}
+	stored := make([]string, len(known))
+	for i, id := range known {
+		stored[i] = keys.Key("c", id)
 	}
 	vals, err := r.MGet(ctx, stored...).Result()
 	if err != nil {

@@ -131,12 +131,7 @@ func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.C
 // its registration is new: nothing to read.
 func loadDocs(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string, byID map[string][]projections.Event) (map[string]*doc, error) {
 	out := map[string]*doc{}
-	var known []string
-	for _, id := range ids {
-		if byID[id][0].Version > 1 {
-			known = append(known, id)
-		}
-	}
+	known := projections.Known(ids, byID)
 	if len(known) == 0 {
 		return out, nil
 	}

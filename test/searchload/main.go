@@ -287,9 +287,11 @@ func usedMemory(ctx context.Context, rdb *redis.Client) int64 {
 }
 
 // writeLog appends one CustomerRegistered per customer from 256 writers and
-// keeps a sample of customers for queries. Each writer writes a block of
-// customer numbers from a generator of its own, so that the customers, the
-// sample and the queries are the same in every run with the same n.
+// keeps a sample of customers for queries. Writers take the next number as
+// they go, so that the log holds customers in about their numbers' order, as
+// registrations do; a customer's details come from its number alone, so that
+// the customers, the sample and the queries are the same in every run with the
+// same n.
 func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n int) ([]uuid.UUID, []customer.Details) {
 	ids := make([]uuid.UUID, n) // not strings: the collector would scan a million pointers while searches are timed
 	const keep = 5000
@@ -298,13 +300,17 @@ func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n i
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	by := actor.Actor{ID: "load", Name: "searchload", Role: actor.System}
-	const writers = 256
-	for w := range writers {
+	var next atomic.Int64
+	for range 256 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g := synthetic.NewGenerator(uint64(w) + 1)
-			for i := w * n / writers; i < (w+1)*n/writers; i++ {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				g := synthetic.NewGenerator(splitmix(uint64(i)))
 				id := uuid.Must(uuid.NewV7())
 				d := g.Customer(i)
 				data, _, err := cdc.Encode(ctx, codec.Batch{Stream: "customer-" + id.String(), Subject: id, NewSubject: true},
@@ -326,6 +332,14 @@ func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n i
 		sample = append(sample, samples[i])
 	}
 	return ids, sample
+}
+
+// splitmix scrambles a customer's index into its generator's seed.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // makeQueries draws 4–8 character pieces of names, emails, phones and streets.

@@ -29,6 +29,10 @@ func Fold(s string) string {
 	if ascii(s) { // most names, every email and phone: no Unicode work
 		return foldASCII(s)
 	}
+	// Invalid bytes become U+FFFD first, as ToLower would make them below: the
+	// transformer refuses them, and folding the result again must change
+	// nothing (a query is folded once more when it is searched).
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	t := unaccent.Get().(transform.Transformer)
 	folded, _, err := transform.String(t, s)
 	unaccent.Put(t)

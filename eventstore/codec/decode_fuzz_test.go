@@ -54,7 +54,7 @@ func FuzzDecodeMatchesStdlib(f *testing.F) {
 			}
 			data, _, err := c.Encode(ctx, codec.Batch{Stream: stream, Subject: subject}, meta, e)
 			if err != nil {
-				continue // invalid for the codec (bad UTF-8 in a personal field): refused, not stored
+				continue // refused by the codec: nothing was stored to read back
 			}
 			got, _, err := c.Decode(ctx, record(stream, 1, data[0]))
 			if err != nil {

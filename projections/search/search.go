@@ -14,7 +14,7 @@ import (
 )
 
 // Name is the read model's name and checkpoint identity. v3: postings split
-// by ranges of customer numbers.
+// by ranges of customer numbers, entries that name their field, the t: family.
 const Name = "search-v3"
 
 // Retired implements projections.Retirer: the layouts v3 replaced, v2 (one

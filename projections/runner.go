@@ -54,8 +54,8 @@ type RebuildBatcher interface {
 }
 
 // Retirer is a Projector that replaced read models under other names (a new
-// layout is a new name): once its own model is current, the runner deletes
-// theirs, so an upgraded Redis does not keep both.
+// layout is a new name): before it builds its own, the runner deletes their
+// keys, so an upgraded Redis does not keep both.
 type Retirer interface {
 	Retired() []string
 }

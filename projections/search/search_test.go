@@ -369,3 +369,37 @@ func TestRetiredLayoutsAreDeleted(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchWalksRangesOnBothServers: with ranges of two customers, a search
+// walks many ranges, in chunks of two and page after page, on redis-server and
+// on the embedded mode's miniredis alike (the oracle test runs on redis-server
+// only), and finds every match in customer order.
+func TestSearchWalksRangesOnBothServers(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixtureOf(t, rdb, search.Projector{RangeBits: 1})
+		ctx := context.Background()
+		var want []string
+		for i := range 23 {
+			d := customer.Details{Kind: customer.Person, FirstName: "Grace", LastName: fmt.Sprintf("Case%02d", i),
+				Email: fmt.Sprintf("g%d@example.org", i)}
+			if i%3 == 0 {
+				d.LastName = fmt.Sprintf("Hopper%02d", i)
+			}
+			res := f.did(t)(f.app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: coordinator, Details: d}))
+			if i%3 == 0 {
+				want = append(want, res.CustomerID)
+			}
+		}
+		f.sync(t)
+		for _, chunk := range []int{2, 0} {
+			got := allInChunks(t, rdb, "hoppe", false, 3, chunk)
+			var ids []string
+			for _, e := range got {
+				ids = append(ids, e.CustomerID)
+			}
+			if !slices.Equal(ids, want) {
+				t.Fatalf("chunks of %d: %q found %v, want %v", chunk, "hoppe", ids, want)
+			}
+		}
+	})
+}

@@ -61,7 +61,7 @@ func main() {
 	rangeBits := flag.Int("range-bits", 0, "search postings cover 2^range-bits customer numbers (0: the default)")
 	slowest := flag.Int("slowest", 0, "show this many of the slowest queries, each timed again")
 	only := flag.String("query", "", "also time this query, and show its cost")
-	together := flag.Bool("together", true, "also rebuild all read models at once")
+	together := flag.Bool("together", true, "also build all read models at once into an empty Redis")
 	lagprofile := flag.String("lagprofile", "", "write a CPU profile of the lag phase to this file")
 	rebuildprofile := flag.String("rebuildprofile", "", "write a CPU profile of the rebuild phase to this file")
 	flag.Parse()

@@ -110,7 +110,11 @@ func New(cfg Config) (http.Handler, error) {
 	cfg.Metrics.Runners(cfg.Views, cfg.Search)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.ContextWithFallback = true // handlers pass c to the store and Redis: it carries the request's deadline
+	// Handlers pass c to the store and Redis: it carries the request's deadline.
+	// A context with a timer of its own derives from c.Request.Context(), not c:
+	// gin reuses c for the next request, and the timer's cancel can still touch
+	// its parent after the handler returned (a data race the e2e tests found).
+	r.ContextWithFallback = true
 	r.Use(s.requestID, s.logRequests, s.cfg.Metrics.observe, s.recover, problems)
 	r.NoRoute(func(c *gin.Context) {
 		_ = c.Error(&apiError{status: http.StatusNotFound, code: "not-found", title: "No such resource"})

@@ -196,7 +196,7 @@ func (s *server) minPosition(c *gin.Context, r *projections.Runner) error {
 	if err != nil {
 		return invalid(FieldProblem{Field: field, Message: `must be a position a write returned, like "1042/1042"`})
 	}
-	ctx, cancel := context.WithTimeout(c, s.cfg.MinPositionWait)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.MinPositionWait)
 	defer cancel()
 	if err := r.WaitFor(ctx, p); err != nil {
 		if c.Request.Context().Err() != nil {

@@ -27,7 +27,7 @@ type check struct {
 // readyz says whether this instance can answer correctly now: the store and
 // Redis answer, and each read model exists and is within ReadyLag of the log.
 func (s *server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	var checks []check
 	last, err := s.cfg.Store.LastPosition(ctx)

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -300,6 +301,12 @@ func mapError(err error) error {
 	}
 	// A dropped subscription reports the bare gRPC error.
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
+		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+	}
+	// A stream cut while sending (the server went away between dial and send)
+	// comes back as an unknown code wrapping io.EOF; reads take their own io.EOF
+	// before calling here.
+	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err

@@ -24,8 +24,6 @@ import (
 	"github.com/fieldservice/customer-service/api/auth"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
-	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/projections"
 )
 
@@ -33,9 +31,6 @@ import (
 type Config struct {
 	// App runs the commands. Required.
 	App *commands.App
-	// Store and Codec serve a customer's history and readiness. Required.
-	Store eventstore.Store
-	Codec *codec.Codec
 	// Redis holds the read models. Required.
 	Redis *redis.Client
 	// Views and Search run the customer view and the search index; reads wait on
@@ -81,7 +76,7 @@ func (c Config) Validate() error {
 	for _, r := range []struct {
 		name    string
 		missing bool
-	}{{"app", c.App == nil}, {"store", c.Store == nil}, {"codec", c.Codec == nil}, {"redis", c.Redis == nil},
+	}{{"app", c.App == nil}, {"redis", c.Redis == nil},
 		{"views runner", c.Views == nil}, {"search runner", c.Search == nil}, {"tokens", c.Tokens == nil}} {
 		if r.missing {
 			errs = append(errs, fmt.Errorf("%s is required", r.name))

@@ -89,7 +89,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := api.Config{App: w.App, Store: w.Store, Codec: w.Codec, Redis: rdb, Views: views, Search: index, Tokens: tokens,
+	cfg := api.Config{App: w.App, Redis: rdb, Views: views, Search: index, Tokens: tokens,
 		MinPositionWait: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&cfg)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections"
 )
 
@@ -30,11 +29,11 @@ func (s *server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	var checks []check
-	last, err := s.cfg.Store.LastPosition(ctx)
+	err := s.cfg.App.Ping(ctx)
 	checks = append(checks, result("eventstore", err))
 	checks = append(checks, result("redis", s.cfg.Redis.Ping(ctx).Err()))
 	for _, r := range []*projections.Runner{s.cfg.Views, s.cfg.Search} {
-		checks = append(checks, s.projection(ctx, r, last, err == nil))
+		checks = append(checks, s.projection(ctx, r, err == nil))
 	}
 	status, state := http.StatusOK, "ready"
 	for _, ch := range checks {
@@ -59,7 +58,7 @@ func result(name string, err error) check {
 // FLUSHALL until the runner rebuilds it) and it is caught up with the log, or
 // behind it by less than ReadyLag: the age of the oldest event it has not
 // projected yet.
-func (s *server) projection(ctx context.Context, r *projections.Runner, last eventstore.Position, storeOK bool) check {
+func (s *server) projection(ctx context.Context, r *projections.Runner, storeOK bool) check {
 	st := r.Status()
 	ch := check{Name: "projection " + st.Name}
 	_, exists, err := projections.CurrentKeys(ctx, s.cfg.Redis, st.Name)
@@ -67,22 +66,18 @@ func (s *server) projection(ctx context.Context, r *projections.Runner, last eve
 	case err != nil || !exists || !st.Running:
 		ch.Detail = "rebuilding or waiting for Redis"
 		return ch
-	case !storeOK || st.Checkpoint.Compare(last) >= 0:
-		ch.OK = storeOK
+	case !storeOK:
 		return ch
 	}
-	for rec, err := range s.cfg.Store.ReadAll(ctx, st.Checkpoint, 2) {
-		if err != nil {
-			ch.Detail = "cannot read the log"
-			return ch
-		}
-		if rec.Position.Compare(st.Checkpoint) > 0 {
-			lag := time.Since(rec.RecordedAt)
-			ch.OK = lag <= s.cfg.ReadyLag
-			ch.Detail = fmt.Sprintf("behind the log by %s", lag.Round(time.Millisecond))
-			return ch
-		}
+	lag, err := r.Behind(ctx)
+	switch {
+	case err != nil:
+		ch.Detail = "cannot read the log"
+	case lag > 0:
+		ch.OK = lag <= s.cfg.ReadyLag
+		ch.Detail = fmt.Sprintf("behind the log by %s", lag.Round(time.Millisecond))
+	default:
+		ch.OK = true
 	}
-	ch.OK = true
 	return ch
 }

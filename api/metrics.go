@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections"
 )
 
@@ -53,23 +51,14 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Store wraps s so that every append's latency is observed.
-func (m *Metrics) Store(s eventstore.Store) eventstore.Store { return timedStore{s, m.appends} }
-
-type timedStore struct {
-	eventstore.Store
-	h *prometheus.HistogramVec
-}
-
-func (s timedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	start := time.Now()
-	res, err := s.Store.Append(ctx, stream, expected, events...)
+// ObserveAppend records one event store append's latency (until durable) and
+// outcome: pass it to eventstore.ObserveAppends.
+func (m *Metrics) ObserveAppend(d time.Duration, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
 	}
-	s.h.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	return res, err
+	m.appends.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 // Runners exposes the figures of each projection runner.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/customer"
-	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
 )
@@ -95,37 +93,29 @@ type historyPage struct {
 	Events     []historyEvent `json:"events"`
 }
 
-// history reads a customer's events from the store itself, not a read model: it
-// is the record, and it is always current.
+// history answers a customer's events from the record itself (the event store).
 func (s *server) history(c *gin.Context) {
 	id, err := customerID(c)
 	if err != nil {
 		_ = c.Error(err)
 		return
 	}
-	page := historyPage{CustomerID: id, Events: []historyEvent{}}
-	for rec, err := range s.cfg.Store.ReadStream(c, commands.CustomerStream(id), eventstore.ReadOptions{}) {
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			err = commands.ErrCustomerNotFound
-		}
+	events, err := s.cfg.App.CustomerHistory.Handle(c, commands.CustomerHistory{CustomerID: id})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	page := historyPage{CustomerID: id, Events: make([]historyEvent, 0, len(events))}
+	for _, e := range events {
+		data, err := json.Marshal(e.Event)
 		if err != nil {
 			_ = c.Error(err)
 			return
 		}
-		ev, md, err := s.cfg.Codec.Decode(c, rec)
-		if err != nil {
-			_ = c.Error(err)
-			return
-		}
-		data, err := json.Marshal(ev)
-		if err != nil {
-			_ = c.Error(err)
-			return
-		}
-		page.Events = append(page.Events, historyEvent{Version: rec.Version, Position: rec.Position.String(), Type: rec.Type,
-			OccurredAt: md.OccurredAt, RecordedAt: rec.RecordedAt,
-			Actor: customerview.Actor{ID: md.Actor.ID, Name: md.Actor.Name, Role: md.Actor.Role.String()},
-			Data:  data, Erased: md.Erased, CorrelationID: md.CorrelationID, Hash: md.Hash.String(), PrevHash: md.PrevHash.String()})
+		page.Events = append(page.Events, historyEvent{Version: e.Version, Position: e.Position.String(), Type: e.Type,
+			OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
+			Actor: customerview.Actor{ID: e.Actor.ID, Name: e.Actor.Name, Role: e.Actor.Role.String()},
+			Data:  data, Erased: e.Erased, CorrelationID: e.CorrelationID, Hash: e.Hash.String(), PrevHash: e.PrevHash.String()})
 	}
 	respond(c, http.StatusOK, page)
 }

@@ -1,7 +1,9 @@
 // Package commands holds the application services of the Customer service: one
 // handler per command, each loading an aggregate, letting it decide, and appending
-// the events with the version it decided on. Uniqueness (primary emails, customer
-// numbers) and idempotency keys are kept in reservation streams of the same store.
+// the events with the version it decided on; the queries answered from the event
+// store itself (a customer's history); and the catalogue of every event type and
+// stream kind the service stores. Uniqueness (primary emails, customer numbers)
+// and idempotency keys are kept in reservation streams of the same store.
 package commands
 
 import (
@@ -12,9 +14,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/keystore"
 )
 
@@ -82,6 +84,11 @@ type App struct {
 	ReenableCustomer *ReenableCustomerHandler
 	AddNote          *AddNoteHandler
 	EraseCustomer    *EraseCustomerHandler
+
+	// Queries answered from the event store.
+	CustomerHistory *CustomerHistoryHandler
+
+	store eventstore.Store
 }
 
 // deps is what the handlers share.
@@ -99,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("commands: invalid config: %w", err)
 	}
-	cdc, err := codec.New(codec.Events, cfg.Keys)
+	cdc, err := codec.New(Events, cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -107,14 +114,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("commands: %w", err)
 	}
+	st := streams{store: cfg.Store, codec: cdc}
 	d := &deps{
 		cfg:     cfg,
-		repo:    repository{store: cfg.Store, codec: cdc},
-		numbers: &numbers{store: cfg.Store, codec: cdc, clock: cfg.Clock},
-		idem: &idempotency{store: cfg.Store, codec: cdc, key: subkey(index, "idempotency request fingerprints"),
+		repo:    repository{st},
+		numbers: &numbers{streams: st, clock: cfg.Clock},
+		idem: &idempotency{streams: st, key: subkey(index, "idempotency request fingerprints"),
 			grace: cfg.ClaimGrace, clock: cfg.Clock, inflight: map[string]chan struct{}{}},
 	}
-	d.emails = emails{store: cfg.Store, codec: cdc, key: subkey(index, "email reservations"), grace: cfg.ClaimGrace,
+	d.emails = emails{streams: st, key: subkey(index, "email reservations"), grace: cfg.ClaimGrace,
 		clock: cfg.Clock, holds: d.holdsEmail}
 	return &App{
 		RegisterCustomer: &RegisterCustomerHandler{d},
@@ -123,7 +131,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ReenableCustomer: &ReenableCustomerHandler{d},
 		AddNote:          &AddNoteHandler{d},
 		EraseCustomer:    &EraseCustomerHandler{d},
+		CustomerHistory:  &CustomerHistoryHandler{d},
+		store:            cfg.Store,
 	}, nil
+}
+
+// Ping reports whether the event store answers.
+func (a *App) Ping(ctx context.Context) error {
+	_, err := a.store.LastPosition(ctx)
+	return err
 }
 
 // subkey derives a key for one purpose from the index key, so that no two uses

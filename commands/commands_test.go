@@ -8,11 +8,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/keystore"
 	keys "github.com/fieldservice/customer-service/keystore/embedded"
@@ -60,7 +60,7 @@ func (f fixture) events(t *testing.T, id string) ([]codec.Event, []codec.Metadat
 	t.Helper()
 	var evs []codec.Event
 	var metas []codec.Metadata
-	for rec, err := range f.store.ReadStream(t.Context(), "customer-"+id, eventstore.ReadOptions{}) {
+	for rec, err := range f.store.ReadStream(t.Context(), customer.Stream.Name(id), eventstore.ReadOptions{}) {
 		if err != nil {
 			t.Fatal(err)
 		}

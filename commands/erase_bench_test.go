@@ -71,12 +71,12 @@ func BenchmarkEraseCustomer(b *testing.B) {
 					return
 				}
 				c := loaded{Customer: customer.New(id)}
-				events, err := c.Register(int64(i+1), det, *d.cfg.Policy)
+				reg, err := c.Register(det, *d.cfg.Policy)
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				events = append(events, customer.Archived{Reason: "moved away"})
+				events := append(reg.Numbered(int64(i+1)), customer.Archived{Reason: "moved away"})
 				if _, err := d.repo.save(b.Context(), c, events, admin.metadata(time.Now())); err != nil {
 					b.Error(err)
 					return

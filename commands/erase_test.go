@@ -12,11 +12,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
 var admin = commandstest.Admin
@@ -251,7 +251,7 @@ func TestEraseFinishesAnErasureCutShort(t *testing.T) {
 	p := newPerson(4)
 	res := f.live(t, p)
 	id := uuid.MustParse(res.CustomerID)
-	stream := "customer-" + res.CustomerID
+	stream := customer.Stream.Name(res.CustomerID)
 	var head codec.Head
 	for rec, err := range f.store.ReadStream(ctx, stream, eventstore.ReadOptions{Direction: eventstore.Backwards, Limit: 1}) {
 		if err != nil {

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/domain/reservation"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
 // idempotency remembers, per key, which request claimed it and what it returned,
@@ -27,8 +27,7 @@ import (
 // is resumed after the grace period, with the customer id it recorded, so a
 // registration cannot create a second customer.
 type idempotency struct {
-	store eventstore.Store
-	codec *codec.Codec
+	streams
 	key   []byte // keys the request fingerprints: they hash personal input
 	grace time.Duration
 	clock func() time.Time
@@ -44,20 +43,9 @@ type keyState struct {
 	head    codec.Head
 }
 
-func (i *idempotency) read(ctx context.Context, stream string) (keyState, error) {
+func (i *idempotency) state(ctx context.Context, stream string) (keyState, error) {
 	var s keyState
-	for rec, err := range i.store.ReadStream(ctx, stream, eventstore.ReadOptions{}) {
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			return s, nil
-		}
-		if err != nil {
-			return s, fmt.Errorf("read idempotency key: %w", err)
-		}
-		ev, meta, err := i.codec.Decode(ctx, rec)
-		if err != nil {
-			return s, err
-		}
-		s.head = codec.Head{Version: rec.Version, Hash: meta.Hash}
+	head, err := i.read(ctx, stream, eventstore.ReadOptions{}, func(ev codec.Event, _ eventstore.RecordedEvent, meta codec.Metadata) error {
 		switch e := ev.(type) {
 		case reservation.CommandClaimed:
 			s.claim, s.claimAt, s.done = &e, meta.OccurredAt, nil
@@ -66,7 +54,12 @@ func (i *idempotency) read(ctx context.Context, stream string) (keyState, error)
 		case reservation.CommandFailed:
 			s.claim, s.done = nil, nil
 		}
+		return nil
+	})
+	if err != nil {
+		return s, fmt.Errorf("read idempotency key: %w", err)
 	}
+	s.head = head
 	return s, nil
 }
 
@@ -85,8 +78,8 @@ func (i *idempotency) run(ctx context.Context, meta Meta, command string, input 
 	defer i.leave(meta.IdempotencyKey)
 
 	sum := sha256.Sum256([]byte(meta.IdempotencyKey))
-	stream := "idempotency-" + hex.EncodeToString(sum[:16])
-	s, err := i.read(ctx, stream)
+	stream := reservation.IdempotencyStream.Name(hex.EncodeToString(sum[:16]))
+	s, err := i.state(ctx, stream)
 	if err != nil {
 		return Result{}, err
 	}
@@ -106,7 +99,7 @@ func (i *idempotency) run(ctx context.Context, meta Meta, command string, input 
 		id, resumed = s.claim.CustomerID, true
 	}
 	md := meta.metadata(i.clock())
-	head, err := i.append(ctx, stream, s.head, reservation.CommandClaimed{RequestHash: hash, Command: command, CustomerID: id}, md)
+	head, err := i.record(ctx, stream, s.head, reservation.CommandClaimed{RequestHash: hash, Command: command, CustomerID: id}, md)
 	if err != nil {
 		if errors.Is(err, eventstore.ErrWrongVersion) {
 			return Result{}, ErrIdempotencyInProgress // another instance claimed it just now
@@ -118,18 +111,14 @@ func (i *idempotency) run(ctx context.Context, meta Meta, command string, input 
 	if err != nil {
 		outcome = reservation.CommandFailed{Reason: errorKind(err)}
 	}
-	if _, rerr := i.append(ctx, stream, head, outcome, md); rerr != nil && err == nil {
+	if _, rerr := i.record(ctx, stream, head, outcome, md); rerr != nil && err == nil {
 		return Result{}, fmt.Errorf("record idempotent result: %w", rerr)
 	}
 	return res, err
 }
 
-func (i *idempotency) append(ctx context.Context, stream string, head codec.Head, e codec.Event, md codec.Metadata) (codec.Head, error) {
-	data, next, err := i.codec.Encode(ctx, codec.Batch{Stream: stream, Head: head}, md, e)
-	if err != nil {
-		return head, err
-	}
-	_, err = i.store.Append(ctx, stream, eventstore.Exact(head.Version), data...)
+func (i *idempotency) record(ctx context.Context, stream string, head codec.Head, e codec.Event, md codec.Metadata) (codec.Head, error) {
+	next, _, err := i.append(ctx, codec.Batch{Stream: stream, Head: head}, md, e)
 	return next, err
 }
 

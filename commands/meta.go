@@ -4,8 +4,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/actor"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
 // Meta is what every command carries besides its input: who asks, how the request

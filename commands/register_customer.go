@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -44,31 +43,29 @@ func (h *RegisterCustomerHandler) register(ctx context.Context, id string, resum
 	if resumed && c.Registered() { // the crashed attempt got this far: report it
 		return Result{CustomerID: id, Number: c.Number(), Version: c.Version()}, nil
 	}
-	// Decide once before claiming anything, so bad input reserves nothing.
-	if _, err := c.Register(1, d, *h.d.cfg.Policy); err != nil || len(phoneProblems) > 0 {
+	// Decide before claiming anything, so bad input reserves nothing; the number
+	// is the one part of the decision that comes after.
+	reg, err := c.Register(d, *h.d.cfg.Policy)
+	if err != nil || len(phoneProblems) > 0 {
 		return Result{}, withProblems(phoneProblems, err)
 	}
-	email := strings.TrimSpace(d.Email)
+	email := reg.Details().Email
 	if email != "" {
 		if err := h.d.emails.reserve(ctx, email, id, cmd.Meta); err != nil {
 			return Result{}, err
 		}
 	}
-	res, err := h.finish(ctx, c, d, cmd.Meta)
+	res, err := h.finish(ctx, c, reg, cmd.Meta)
 	if err != nil && email != "" {
 		_ = h.d.emails.release(context.WithoutCancel(ctx), email, id, cmd.Meta) // best effort; a leftover expires
 	}
 	return res, err
 }
 
-func (h *RegisterCustomerHandler) finish(ctx context.Context, c loaded, d customer.Details, meta Meta) (Result, error) {
+func (h *RegisterCustomerHandler) finish(ctx context.Context, c loaded, reg customer.Registration, meta Meta) (Result, error) {
 	number, err := h.d.numbers.assign(ctx, c.ID(), meta)
 	if err != nil {
 		return Result{}, err
 	}
-	events, err := c.Register(number, d, *h.d.cfg.Policy)
-	if err != nil {
-		return Result{}, err
-	}
-	return h.d.repo.save(ctx, c, events, meta.metadata(h.d.cfg.Clock()))
+	return h.d.repo.save(ctx, c, reg.Numbered(number), meta.metadata(h.d.cfg.Clock()))
 }

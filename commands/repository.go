@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
 // Result is what a successful customer command reports.
@@ -23,15 +23,8 @@ type Result struct {
 	Position eventstore.Position
 }
 
-// CustomerStream names a customer's stream. It holds no personal data: stream names
-// cannot be erased.
-func CustomerStream(id string) string { return "customer-" + id }
-
 // repository loads and saves customers.
-type repository struct {
-	store eventstore.Store
-	codec *codec.Codec
-}
+type repository struct{ streams }
 
 // loaded is a customer and the head of its stream's hash chain, which the next
 // append continues.
@@ -45,24 +38,17 @@ type loaded struct {
 // (version 0), not as an error, so Register can decide on it.
 func (r repository) load(ctx context.Context, id string) (loaded, error) {
 	var history []customer.Recorded
-	var head codec.Head
-	for rec, err := range r.store.ReadStream(ctx, CustomerStream(id), eventstore.ReadOptions{}) {
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			return loaded{Customer: customer.New(id)}, nil
-		}
-		if err != nil {
-			return loaded{}, fmt.Errorf("load customer %s: %w", id, err)
-		}
-		e, meta, err := r.codec.Decode(ctx, rec)
-		if err != nil {
-			return loaded{}, fmt.Errorf("load customer %s: %w", id, err)
-		}
-		ce, ok := e.(customer.Event)
-		if !ok {
-			return loaded{}, fmt.Errorf("load customer %s: %s is not a customer event", id, rec.Type)
-		}
-		history = append(history, customer.Recorded{Event: ce, At: meta.OccurredAt, By: meta.Actor})
-		head = codec.Head{Version: rec.Version, Hash: meta.Hash}
+	head, err := r.read(ctx, customer.Stream.Name(id), eventstore.ReadOptions{},
+		func(e codec.Event, rec eventstore.RecordedEvent, meta codec.Metadata) error {
+			ce, ok := e.(customer.Event)
+			if !ok {
+				return fmt.Errorf("%s is not a customer event", rec.Type)
+			}
+			history = append(history, customer.Recorded{Event: ce, At: meta.OccurredAt, By: meta.Actor})
+			return nil
+		})
+	if err != nil {
+		return loaded{}, fmt.Errorf("load customer %s: %w", id, err)
 	}
 	c, err := customer.Replay(id, history)
 	return loaded{Customer: c, head: head, history: history}, err
@@ -80,18 +66,13 @@ func (r repository) save(ctx context.Context, c loaded, events []customer.Event,
 	if err != nil {
 		return Result{}, fmt.Errorf("customer id %q: %w", c.ID(), err)
 	}
-	ce := make([]codec.Event, len(events))
-	for i, e := range events {
-		ce[i] = e
+	for _, e := range events {
 		if reg, ok := e.(customer.Registered); ok {
 			res.Number = reg.Number
 		}
 	}
-	data, _, err := r.codec.Encode(ctx, codec.Batch{Stream: CustomerStream(c.ID()), Head: c.head, Subject: subject, NewSubject: c.Version() == 0}, meta, ce...)
-	if err != nil {
-		return Result{}, fmt.Errorf("save customer %s: %w", c.ID(), err)
-	}
-	ar, err := r.store.Append(ctx, CustomerStream(c.ID()), eventstore.Exact(c.Version()), data...)
+	b := codec.Batch{Stream: customer.Stream.Name(c.ID()), Head: c.head, Subject: subject, NewSubject: c.Version() == 0}
+	_, ar, err := r.append(ctx, b, meta, events...)
 	if errors.Is(err, eventstore.ErrWrongVersion) {
 		return Result{}, fmt.Errorf("customer %s: %w: %w", c.ID(), ErrConflict, err)
 	}

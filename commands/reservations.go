@@ -7,13 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/fieldservice/customer-service/codec"
+	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/domain/reservation"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
 // emails keeps primary emails unique with one reservation stream per email, named
@@ -25,8 +25,7 @@ import (
 // does not hold the email; the grace period is far longer than any command may run,
 // so a registration still in flight never loses its email.
 type emails struct {
-	store eventstore.Store
-	codec *codec.Codec
+	streams
 	key   []byte
 	grace time.Duration
 	clock func() time.Time
@@ -42,27 +41,18 @@ type emailClaim struct {
 
 func (e emails) stream(email string) string {
 	m := hmac.New(sha256.New, e.key)
-	m.Write([]byte(strings.ToLower(strings.TrimSpace(email))))
-	return "email-" + hex.EncodeToString(m.Sum(nil)[:16])
+	m.Write([]byte(customer.EmailKey(email)))
+	return reservation.EmailStream.Name(hex.EncodeToString(m.Sum(nil)[:16]))
 }
 
-func (e emails) read(ctx context.Context, stream string) (emailClaim, error) {
-	var c emailClaim
-	for rec, err := range e.store.ReadStream(ctx, stream, eventstore.ReadOptions{Direction: eventstore.Backwards, Limit: 1}) {
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			return c, nil
-		}
-		if err != nil {
-			return c, fmt.Errorf("read email reservation: %w", err)
-		}
-		ev, meta, err := e.codec.Decode(ctx, rec)
-		if err != nil {
-			return c, err
-		}
-		c.head, c.at = codec.Head{Version: rec.Version, Hash: meta.Hash}, meta.OccurredAt
-		if r, ok := ev.(reservation.EmailReserved); ok {
-			c.owner = r.CustomerID
-		}
+func (e emails) claim(ctx context.Context, stream string) (emailClaim, error) {
+	last, meta, head, err := e.last(ctx, stream)
+	if err != nil {
+		return emailClaim{}, fmt.Errorf("read email reservation: %w", err)
+	}
+	c := emailClaim{head: head, at: meta.OccurredAt}
+	if r, ok := last.(reservation.EmailReserved); ok {
+		c.owner = r.CustomerID
 	}
 	return c, nil
 }
@@ -71,7 +61,7 @@ func (e emails) read(ctx context.Context, stream string) (emailClaim, error) {
 func (e emails) reserve(ctx context.Context, email, id string, meta Meta) error {
 	stream := e.stream(email)
 	for attempt := 0; ; attempt++ {
-		c, err := e.read(ctx, stream)
+		c, err := e.claim(ctx, stream)
 		if err != nil {
 			return err
 		}
@@ -90,7 +80,7 @@ func (e emails) reserve(ctx context.Context, email, id string, meta Meta) error 
 				return &EmailTakenError{OwnerID: c.owner}
 			}
 		}
-		err = e.append(ctx, stream, c.head, reservation.EmailReserved{CustomerID: id}, meta)
+		err = e.record(ctx, stream, c.head, reservation.EmailReserved{CustomerID: id}, meta)
 		if errors.Is(err, eventstore.ErrWrongVersion) && attempt == 0 {
 			continue // someone else reserved it meanwhile: read who, once
 		}
@@ -105,23 +95,19 @@ func (e emails) reserve(ctx context.Context, email, id string, meta Meta) error 
 // email has a new owner already: nothing to release.
 func (e emails) release(ctx context.Context, email, id string, meta Meta) error {
 	stream := e.stream(email)
-	c, err := e.read(ctx, stream)
+	c, err := e.claim(ctx, stream)
 	if err != nil || c.owner != id {
 		return err
 	}
-	err = e.append(ctx, stream, c.head, reservation.EmailReleased{CustomerID: id}, meta)
+	err = e.record(ctx, stream, c.head, reservation.EmailReleased{CustomerID: id}, meta)
 	if err != nil && !errors.Is(err, eventstore.ErrWrongVersion) {
 		return fmt.Errorf("release email: %w", err)
 	}
 	return nil
 }
 
-func (e emails) append(ctx context.Context, stream string, head codec.Head, ev codec.Event, meta Meta) error {
-	data, _, err := e.codec.Encode(ctx, codec.Batch{Stream: stream, Head: head}, meta.metadata(e.clock()), ev)
-	if err != nil {
-		return err
-	}
-	_, err = e.store.Append(ctx, stream, eventstore.Exact(head.Version), data...)
+func (e emails) record(ctx context.Context, stream string, head codec.Head, ev codec.Event, meta Meta) error {
+	_, _, err := e.streams.append(ctx, codec.Batch{Stream: stream, Head: head}, meta.metadata(e.clock()), ev)
 	return err
 }
 
@@ -129,16 +115,13 @@ func (e emails) append(ctx context.Context, stream string, head codec.Head, ev c
 // number given: the store's optimistic concurrency keeps them unique across
 // instances; a mutex keeps this instance's callers from racing each other.
 type numbers struct {
-	store eventstore.Store
-	codec *codec.Codec
+	streams
 	clock func() time.Time
 
 	mu    sync.Mutex
 	known bool
 	head  codec.Head // its version is the last number given
 }
-
-const numbersStream = "customer-numbers"
 
 func (n *numbers) assign(ctx context.Context, id string, meta Meta) (int64, error) {
 	n.mu.Lock()
@@ -150,12 +133,8 @@ func (n *numbers) assign(ctx context.Context, id string, meta Meta) (int64, erro
 			}
 		}
 		next := int64(n.head.Version + 1)
-		data, head, err := n.codec.Encode(ctx, codec.Batch{Stream: numbersStream, Head: n.head},
+		head, _, err := n.append(ctx, codec.Batch{Stream: reservation.NumberStream.Name(""), Head: n.head},
 			meta.metadata(n.clock()), reservation.NumberAssigned{CustomerID: id, Number: next})
-		if err != nil {
-			return 0, err
-		}
-		_, err = n.store.Append(ctx, numbersStream, eventstore.Exact(n.head.Version), data...)
 		if errors.Is(err, eventstore.ErrWrongVersion) {
 			n.known = false // another instance took it: reread and try the next one
 			continue
@@ -171,20 +150,10 @@ func (n *numbers) assign(ctx context.Context, id string, meta Meta) (int64, erro
 }
 
 func (n *numbers) readHead(ctx context.Context) error {
-	n.head = codec.Head{}
-	for rec, err := range n.store.ReadStream(ctx, numbersStream, eventstore.ReadOptions{Direction: eventstore.Backwards, Limit: 1}) {
-		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read customer numbers: %w", err)
-		}
-		_, meta, err := n.codec.Decode(ctx, rec)
-		if err != nil {
-			return fmt.Errorf("read customer numbers: %w", err)
-		}
-		n.head = codec.Head{Version: rec.Version, Hash: meta.Hash}
+	_, _, head, err := n.last(ctx, reservation.NumberStream.Name(""))
+	if err != nil {
+		return fmt.Errorf("read customer numbers: %w", err)
 	}
-	n.known = true
+	n.head, n.known = head, true
 	return nil
 }

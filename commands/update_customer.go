@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"strings"
 
 	"github.com/fieldservice/customer-service/domain/customer"
 )
@@ -46,7 +45,7 @@ func (h *UpdateCustomerHandler) update(ctx context.Context, cmd UpdateCustomer) 
 			}
 			for _, e := range events {
 				if ch, ok := e.(customer.DetailsChanged); ok && ch.Changes.Email != nil &&
-					!strings.EqualFold(*ch.Changes.Email, c.Details().Email) {
+					!customer.SameEmail(*ch.Changes.Email, c.Details().Email) {
 					oldEmail, newEmail = c.Details().Email, *ch.Changes.Email
 				}
 			}
@@ -77,7 +76,7 @@ func (d *deps) holdsEmail(ctx context.Context, id, email string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return c.Registered() && strings.EqualFold(c.Details().Email, strings.TrimSpace(email)), nil
+	return c.Registered() && customer.SameEmail(c.Details().Email, email), nil
 }
 
 // input is the command without its Meta: what a retry must repeat exactly (a retry

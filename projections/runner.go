@@ -23,8 +23,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
 // Event is a stored event, decoded (personal fields unsealed, or empty when the

@@ -94,3 +94,23 @@ func (m *rateMeter) perSecond(now time.Time) float64 {
 	}
 	return float64(total) / float64(len(m.buckets)-1)
 }
+
+// Behind reports how far the read model is behind the log: zero when it reflects
+// the newest event, else the age of the oldest event it has not projected yet.
+// It reads the store; an error means the store could not be read.
+func (r *Runner) Behind(ctx context.Context) (time.Duration, error) {
+	cp := r.Status().Checkpoint
+	last, err := r.cfg.Store.LastPosition(ctx)
+	if err != nil || cp.Compare(last) >= 0 {
+		return 0, err
+	}
+	for rec, err := range r.cfg.Store.ReadAll(ctx, cp, 2) {
+		if err != nil {
+			return 0, err
+		}
+		if rec.Position.Compare(cp) > 0 {
+			return r.cfg.Clock().Sub(rec.RecordedAt), nil
+		}
+	}
+	return 0, nil
+}

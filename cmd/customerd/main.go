@@ -26,9 +26,9 @@ import (
 
 	"github.com/fieldservice/customer-service/api"
 	"github.com/fieldservice/customer-service/api/auth"
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/eventstore/kurrent"
 	"github.com/fieldservice/customer-service/keystore"
@@ -81,13 +81,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	store = metrics.Store(store)
+	store = eventstore.ObserveAppends(store, metrics.ObserveAppend)
 
 	app, err := commands.New(ctx, commands.Config{Store: store, Keys: keys, PhoneRegion: cfg.PhoneRegion})
 	if err != nil {
 		return err
 	}
-	cdc, err := codec.New(codec.Events, keys)
+	cdc, err := codec.New(commands.Events, keys)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(api.Config{App: app, Store: store, Codec: cdc, Redis: rdb, Views: views, Search: index,
+	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index,
 		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
 		ReadyLag: cfg.ReadyLag})
 	if err != nil {
@@ -180,7 +180,7 @@ func openStore(ctx context.Context, cfg config) (eventstore.Store, error) {
 	if cfg.EventStore == "" {
 		return embedded.Open(embedded.Config{Path: filepath.Join(cfg.Data, "events.db")})
 	}
-	return kurrent.Open(ctx, kurrent.Config{URL: cfg.EventStore, StreamPrefixes: []string{"customer-", "email-", "idempotency-"}})
+	return kurrent.Open(ctx, kurrent.Config{URL: cfg.EventStore, StreamPrefixes: commands.StreamPrefixes()})
 }
 
 // openRedis connects to the configured Redis, or starts the in-process one.

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/keystore"
 	keys "github.com/fieldservice/customer-service/keystore/embedded"
@@ -53,7 +53,7 @@ func New(t testing.TB) World {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cdc, err := codec.New(codec.Events, ring)
+	cdc, err := codec.New(commands.Events, ring)
 	if err != nil {
 		t.Fatal(err)
 	}

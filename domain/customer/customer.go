@@ -96,19 +96,36 @@ func (c *Customer) ModifiedBy() actor.Actor { return c.modifiedBy }
 // Erasure is nil unless the customer's personal data was erased.
 func (c *Customer) Erasure() *Erasure { return c.erasure }
 
-// Register decides the first event of a new customer.
-func (c *Customer) Register(number int64, d Details, policy Policy) ([]Event, error) {
+// Register decides the registration of a new customer: its details normalized
+// and valid under policy. The customer's number is not part of the decision: it
+// is assigned afterwards (Registration.Numbered), so that bad input claims none.
+func (c *Customer) Register(d Details, policy Policy) (Registration, error) {
 	if c.Registered() {
-		return nil, ErrAlreadyRegistered
-	}
-	if number <= 0 {
-		return nil, fmt.Errorf("register customer %s: number %d must be positive", c.id, number)
+		return Registration{}, ErrAlreadyRegistered
 	}
 	d = normalize(d)
 	if err := validate(d, policy); err != nil {
-		return nil, err
+		return Registration{}, err
 	}
-	return []Event{Registered{CustomerID: c.id, Number: number, Details: d}}, nil
+	return Registration{id: c.id, details: d}, nil
+}
+
+// Registration is a decided registration waiting for its customer number.
+type Registration struct {
+	id      string
+	details Details
+}
+
+// Details are the customer's details as they will be recorded: normalized.
+func (r Registration) Details() Details { return r.details }
+
+// Numbered returns the registration's event with the customer's number, which
+// the caller assigns (positive, unique, increasing).
+func (r Registration) Numbered(number int64) []Event {
+	if number <= 0 {
+		panic(fmt.Sprintf("register customer %s: number %d must be positive", r.id, number))
+	}
+	return []Event{Registered{CustomerID: r.id, Number: number, Details: r.details}}
 }
 
 // Update applies a partial edit. It records only the fields whose value changes,

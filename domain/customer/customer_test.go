@@ -45,11 +45,11 @@ func given(t *testing.T, events ...customer.Event) *customer.Customer {
 
 func registered(t *testing.T) customer.Registered {
 	t.Helper()
-	events, err := customer.New("c-1").Register(7, person(), customer.DefaultPolicy())
+	reg, err := customer.New("c-1").Register(person(), customer.DefaultPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return events[0].(customer.Registered)
+	return reg.Numbered(7)[0].(customer.Registered)
 }
 
 func fieldPaths(err error) []string {
@@ -85,11 +85,11 @@ func TestCompanyNameTakesPrecedence(t *testing.T) {
 	t.Parallel()
 	d := person()
 	d.Kind, d.BusinessName, d.UseCompanyName = customer.Company, "Analytical Engines Ltd", true
-	events, err := customer.New("c-2").Register(8, d, customer.DefaultPolicy())
+	reg, err := customer.New("c-2").Register(d, customer.DefaultPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := events[0].(customer.Registered).Details.DisplayName(); got != "Analytical Engines Ltd" {
+	if got := reg.Numbered(8)[0].(customer.Registered).Details.DisplayName(); got != "Analytical Engines Ltd" {
 		t.Fatalf("display name %q, want the business name", got)
 	}
 }
@@ -123,9 +123,9 @@ func TestRegisterReportsEveryProblem(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d := person()
 			c.edit(&d)
-			events, err := customer.New("c-9").Register(1, d, c.policy)
-			if events != nil || !errors.Is(err, customer.ErrInvalid) {
-				t.Fatalf("got %v, %v; want no events and a validation error", events, err)
+			reg, err := customer.New("c-9").Register(d, c.policy)
+			if !reflect.DeepEqual(reg, customer.Registration{}) || !errors.Is(err, customer.ErrInvalid) {
+				t.Fatalf("got %v, %v; want no registration and a validation error", reg, err)
 			}
 			if got := fieldPaths(err); !reflect.DeepEqual(sortedCopy(got), sortedCopy(c.want)) {
 				t.Fatalf("problems at %v, want %v (%v)", got, c.want, err)
@@ -213,7 +213,7 @@ func TestReplayTracksAuditFieldsAndNotes(t *testing.T) {
 	if _, err := c.AddNote("n-2", clerk, t0, ""); !errors.Is(err, customer.ErrInvalid) {
 		t.Fatalf("empty note: %v", err)
 	}
-	if _, err := c.Register(9, person(), customer.DefaultPolicy()); !errors.Is(err, customer.ErrAlreadyRegistered) {
+	if _, err := c.Register(person(), customer.DefaultPolicy()); !errors.Is(err, customer.ErrAlreadyRegistered) {
 		t.Fatalf("registering twice: %v", err)
 	}
 }

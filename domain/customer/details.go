@@ -229,3 +229,11 @@ func changedSlice[T any](old, new []T, eq func(a, b T) bool) *[]T {
 	}
 	return &new
 }
+
+// EmailKey is what identifies an email address among customers: primary emails
+// are unique up to case and surrounding space ("Ada@Example.org " and
+// "ada@example.org" are one address). The address itself is kept as typed.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// SameEmail reports whether a and b are one address (EmailKey).
+func SameEmail(a, b string) bool { return EmailKey(a) == EmailKey(b) }

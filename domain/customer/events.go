@@ -1,11 +1,29 @@
 package customer
 
-import "time"
+import (
+	"time"
+
+	"github.com/fieldservice/customer-service/domain/event"
+)
 
 // Event is something that happened to a customer. Each has a stable type name,
-// registered once with the event codec; renaming one breaks every stored event.
-type Event interface {
-	EventType() string
+// declared in Events; renaming one breaks every stored event.
+type Event = event.Event
+
+// Stream is the kind of a customer's stream, "customer-<id>".
+var Stream = event.ByID("customer-", "customer", event.UUID)
+
+// Events declares every event type of a customer's stream with its schema
+// version.
+func Events() []event.Type {
+	return []event.Type{
+		{Event: Registered{}, SchemaVersion: 1},
+		{Event: DetailsChanged{}, SchemaVersion: 1},
+		{Event: Archived{}, SchemaVersion: 1},
+		{Event: Reenabled{}, SchemaVersion: 1},
+		{Event: NoteAdded{}, SchemaVersion: 1},
+		{Event: Erased{}, SchemaVersion: 1},
+	}
 }
 
 // The stored type names.

@@ -4,6 +4,29 @@
 // concurrency decides races between claimants, and claims survive restarts.
 package reservation
 
+import "github.com/fieldservice/customer-service/domain/event"
+
+// The kinds of reservation stream. Email and idempotency streams are named by a
+// keyed hash (32 hex digits) of what they reserve, never by the value itself.
+var (
+	EmailStream       = event.ByID("email-", "email reservation", event.HexDigest(32))
+	NumberStream      = event.Single("customer-numbers", "customer numbers")
+	IdempotencyStream = event.ByID("idempotency-", "idempotency key", event.HexDigest(32))
+)
+
+// Events declares every event type of the reservation streams with its schema
+// version.
+func Events() []event.Type {
+	return []event.Type{
+		{Event: EmailReserved{}, SchemaVersion: 1},
+		{Event: EmailReleased{}, SchemaVersion: 1},
+		{Event: NumberAssigned{}, SchemaVersion: 1},
+		{Event: CommandClaimed{}, SchemaVersion: 1},
+		{Event: CommandCompleted{}, SchemaVersion: 1},
+		{Event: CommandFailed{}, SchemaVersion: 1},
+	}
+}
+
 // The stored type names.
 const (
 	TypeEmailReserved  = "EmailReserved"

@@ -25,6 +25,7 @@ import (
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/customerbatch"
 	"github.com/fieldservice/customer-service/projections/textkey"
 )
 
@@ -131,7 +132,7 @@ func (Projector) Name() string { return Name }
 // touches, applies the batch to them through the aggregate's Apply, and writes
 // them back with their list entries.
 func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
-	ids, byID := projections.CustomerBatch(batch)
+	ids, byID := customerbatch.Group(batch)
 	if len(ids) == 0 {
 		return nil
 	}
@@ -149,7 +150,7 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 		if before != nil {
 			c = customer.FromSnapshot(before.snapshot())
 		}
-		if err := projections.ApplyNew(c, byID[id]); err != nil {
+		if err := customerbatch.ApplyNew(c, byID[id]); err != nil {
 			return fmt.Errorf("customer view: %w", err)
 		}
 		after := viewOf(c.Snapshot())
@@ -200,7 +201,7 @@ func (l listEdits) queue(ctx context.Context, w redis.Pipeliner) {
 // loadViews reads the stored views of the batch's known customers.
 func loadViews(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string, byID map[string][]projections.Event) (map[string]*View, error) {
 	out := map[string]*View{}
-	known := projections.Known(ids, byID)
+	known := customerbatch.Known(ids, byID)
 	if len(known) == 0 {
 		return out, nil
 	}

@@ -21,8 +21,8 @@ func currentStates(t *testing.T, f *fixture) map[string]customer.Snapshot {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, ok := strings.CutPrefix(rec.Stream, "customer-")
-		if !ok || id == "numbers" {
+		id, ok := customer.Stream.ID(rec.Stream)
+		if !ok {
 			continue
 		}
 		e, m, err := f.codec.Decode(ctx, rec)

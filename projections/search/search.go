@@ -11,6 +11,7 @@ import (
 
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/customerbatch"
 )
 
 // Name is the read model's name and checkpoint identity. v3: postings split
@@ -81,7 +82,7 @@ func (Projector) Name() string { return Name }
 // gained, one write per posting for the whole batch. An erased customer leaves
 // the index entirely.
 func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
-	ids, byID := projections.CustomerBatch(batch)
+	ids, byID := customerbatch.Group(batch)
 	if len(ids) == 0 {
 		return nil
 	}
@@ -99,7 +100,7 @@ func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.C
 			c = customer.FromSnapshot(customer.Snapshot{ID: id, Number: d.Number, Version: d.Version, Details: d.Details.customer(), Archived: d.Archived})
 			before = postingKeys(values(d.Details))
 		}
-		if err := projections.ApplyNew(c, byID[id]); err != nil {
+		if err := customerbatch.ApplyNew(c, byID[id]); err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
 		if c.Number() <= 0 || c.Number() > math.MaxUint32>>fieldBits || c.Number()>>bits > math.MaxUint16 {
@@ -131,7 +132,7 @@ func (p Projector) Project(ctx context.Context, keys projections.Keys, r redis.C
 // its registration is new: nothing to read.
 func loadDocs(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string, byID map[string][]projections.Event) (map[string]*doc, error) {
 	out := map[string]*doc{}
-	known := projections.Known(ids, byID)
+	known := customerbatch.Known(ids, byID)
 	if len(known) == 0 {
 		return out, nil
 	}

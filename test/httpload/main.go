@@ -31,10 +31,10 @@ import (
 
 	"github.com/fieldservice/customer-service/api"
 	"github.com/fieldservice/customer-service/api/auth"
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/keystore"
 	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
@@ -82,7 +82,7 @@ func setup(mode string) *env {
 	check(err)
 	e.app, err = commands.New(ctx, commands.Config{Store: e.store, Keys: keys})
 	check(err)
-	cdc, err := codec.New(codec.Events, keys)
+	cdc, err := codec.New(commands.Events, keys)
 	check(err)
 	switch mode {
 	case "embedded":
@@ -115,7 +115,7 @@ func setup(mode string) *env {
 	check(err)
 	tokens, err := auth.Open(tokenPath)
 	check(err)
-	h, err := api.New(api.Config{App: e.app, Store: e.store, Codec: cdc, Redis: e.rdb, Views: e.views, Search: e.index,
+	h, err := api.New(api.Config{App: e.app, Redis: e.rdb, Views: e.views, Search: e.index,
 		Tokens: tokens, Logger: slog.New(slog.DiscardHandler)})
 	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -34,11 +34,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/keystore"
 	keys "github.com/fieldservice/customer-service/keystore/embedded"
@@ -82,7 +82,7 @@ func main() {
 	defer ks.Close()
 	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
 	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{CacheSize: 100_000})
-	cdc, _ := codec.New(codec.Events, ring)
+	cdc, _ := codec.New(commands.Events, ring)
 
 	// 1. The log.
 	t0 := time.Now()
@@ -315,10 +315,10 @@ func writeLog(ctx context.Context, store eventstore.Store, cdc *codec.Codec, n i
 				g := synthetic.NewGenerator(splitmix(uint64(i)))
 				id := uuid.Must(uuid.NewV7())
 				d := g.Customer(i)
-				data, _, err := cdc.Encode(ctx, codec.Batch{Stream: "customer-" + id.String(), Subject: id, NewSubject: true},
+				data, _, err := cdc.Encode(ctx, codec.Batch{Stream: customer.Stream.Name(id.String()), Subject: id, NewSubject: true},
 					codec.Metadata{OccurredAt: time.Now(), Actor: by}, customer.Registered{CustomerID: id.String(), Number: int64(i + 1), Details: d})
 				check(err)
-				_, err = store.Append(ctx, "customer-"+id.String(), eventstore.NoStream(), data...)
+				_, err = store.Append(ctx, customer.Stream.Name(id.String()), eventstore.NoStream(), data...)
 				check(err)
 				ids[i] = id
 				if i%max(1, n/keep) == 0 {

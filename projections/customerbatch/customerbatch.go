@@ -1,22 +1,26 @@
-package projections
+// Package customerbatch is what the read models of customers share: a batch of
+// the log grouped by customer, and the customer aggregate's own Apply to fold it,
+// so that every such read model sees a customer as the write side does.
+package customerbatch
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/projections"
 )
 
-// Helpers for the read models of customers.
+// Event is a decoded event of the log, as projectors receive it.
+type Event = projections.Event
 
-// CustomerBatch groups a batch's customer events by customer id, in the order the
-// customers first appear; other streams (reservations, the number counter) are
-// left out.
-func CustomerBatch(batch []Event) (ids []string, events map[string][]Event) {
+// Group groups a batch's customer events by customer id, in the order the
+// customers first appear; other streams (reservations, accounts, …) are left
+// out.
+func Group(batch []Event) (ids []string, events map[string][]Event) {
 	events = map[string][]Event{}
 	for _, e := range batch {
-		id, ok := strings.CutPrefix(e.Stream, "customer-")
-		if !ok || id == "numbers" {
+		id, ok := customer.Stream.ID(e.Stream)
+		if !ok {
 			continue
 		}
 		if _, seen := events[id]; !seen {

@@ -9,8 +9,9 @@ import (
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/fieldservice/customer-service/codec"
+	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 )
 
@@ -28,7 +29,7 @@ func chainedFile(t *testing.T) (string, string, []eventstore.EventData, *codec.C
 	var target []eventstore.EventData
 	for i := range 3 {
 		subject := uuid.New()
-		st := "customer-" + subject.String()
+		st := customer.Stream.Name(subject.String())
 		data, _, err := c.Encode(t.Context(), codec.Batch{Stream: st, Subject: subject, NewSubject: true}, meta, events(subject.String())...)
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +169,8 @@ func TestVerifyFindsAReplacedChainOfOneStream(t *testing.T) {
 	// Re-hashing a forged event is not enough: the next event's prev_hash still
 	// names the original.
 	path, stream, target, c := chainedFile(t)
-	subject := uuid.MustParse(strings.TrimPrefix(stream, "customer-"))
+	id, _ := customer.Stream.ID(stream)
+	subject := uuid.MustParse(id)
 	forged, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, events(subject.String())...)
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/eventstore/storetest"
 	"github.com/fieldservice/customer-service/test/synthetic"
@@ -75,7 +75,7 @@ func BenchmarkAppendEvents(b *testing.B) {
 					}
 				}
 				op := func(w, i int) {
-					stream := "customer-" + subjects[w].String()
+					stream := customer.Stream.Name(subjects[w].String())
 					var data []eventstore.EventData
 					if mode == "plain" {
 						payload, _ := json.Marshal(benchEvent(i))
@@ -117,7 +117,7 @@ func BenchmarkLoadEvents(b *testing.B) {
 			c, ring := kf.codec(b)
 			ctx := context.Background()
 			subject := uuid.New()
-			stream := "customer-" + subject.String()
+			stream := customer.Stream.Name(subject.String())
 			evs := []codec.Event{customer.Registered{CustomerID: subject.String(), Number: 1, Details: customer.Details{Kind: customer.Person, FirstName: "M"}}}
 			for i := 1; i < 1000; i++ {
 				evs = append(evs, benchEvent(i))
@@ -207,7 +207,7 @@ func BenchmarkDecodeRegistration(b *testing.B) {
 	c, _ := newCodec(b)
 	ctx := context.Background()
 	subject := uuid.New()
-	stream := "customer-" + subject.String()
+	stream := customer.Stream.Name(subject.String())
 	reg := customer.Registered{CustomerID: subject.String(), Number: 42, Details: synthetic.NewGenerator(1).Customer(41)}
 	data, _, err := c.Encode(ctx, codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, reg)
 	if err != nil {

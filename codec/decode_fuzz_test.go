@@ -9,8 +9,8 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/customer"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 )
 
 // FuzzDecodeMatchesStdlib holds the codec's JSON decoder (go-json) to
@@ -24,7 +24,7 @@ func FuzzDecodeMatchesStdlib(f *testing.F) {
 	ctx := context.Background()
 	// One customer's data key for every input: creating one syncs the key file.
 	subject := uuid.New()
-	stream := "customer-" + subject.String()
+	stream := customer.Stream.Name(subject.String())
 	if _, _, err := c.Encode(ctx, codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, customer.Registered{CustomerID: "c"}); err != nil {
 		f.Fatal(err)
 	}

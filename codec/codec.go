@@ -1,7 +1,8 @@
 // Package codec turns domain events into stored events and back. It is the one
 // place that knows the stored form of an event:
 //
-//   - the registry of event types (name, schema version, Go type);
+//   - the registry of event types (name, schema version, Go type), assembled from
+//     the types each aggregate package declares;
 //   - the envelope metadata every event carries (time, actor, correlation);
 //   - sealing: personal fields, declared with the `personal:"true"` struct tag, are
 //     encrypted with AES-256-GCM under the data key of the customer they belong to
@@ -30,15 +31,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldservice/customer-service/domain/actor"
-	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/event"
 	"github.com/fieldservice/customer-service/domain/personal"
-	"github.com/fieldservice/customer-service/domain/reservation"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/keystore"
 )
 
 // Event is any registered event: it names its own stored type.
-type Event interface{ EventType() string }
+type Event = event.Event
 
 // Metadata is the envelope's metadata, stored as JSON beside the payload.
 type Metadata struct {
@@ -129,17 +129,12 @@ type Registry struct {
 	byName map[string]entry
 }
 
-// Registration is one line of the registry: an example value and its schema version.
-type Registration struct {
-	Event         Event
-	SchemaVersion int
-}
-
-// NewRegistry builds a registry; it panics on a repeated name or a personal tag
-// it cannot honour, programming errors the first test run catches.
-func NewRegistry(regs ...Registration) *Registry {
+// NewRegistry builds a registry of the declared types; it panics on a repeated
+// name or a personal tag it cannot honour, programming errors the first test run
+// catches.
+func NewRegistry(types ...event.Type) *Registry {
 	r := &Registry{byName: map[string]entry{}}
-	for _, reg := range regs {
+	for _, reg := range types {
 		name := reg.Event.EventType()
 		if _, dup := r.byName[name]; dup {
 			panic("codec: event type " + name + " registered twice")
@@ -150,22 +145,14 @@ func NewRegistry(regs ...Registration) *Registry {
 	return r
 }
 
-// Events is the registry of every event the service stores: the one place a new
-// event type is added.
-var Events = NewRegistry(
-	Registration{customer.Registered{}, 1},
-	Registration{customer.DetailsChanged{}, 1},
-	Registration{customer.Archived{}, 1},
-	Registration{customer.Reenabled{}, 1},
-	Registration{customer.NoteAdded{}, 1},
-	Registration{customer.Erased{}, 1},
-	Registration{reservation.EmailReserved{}, 1},
-	Registration{reservation.EmailReleased{}, 1},
-	Registration{reservation.NumberAssigned{}, 1},
-	Registration{reservation.CommandClaimed{}, 1},
-	Registration{reservation.CommandCompleted{}, 1},
-	Registration{reservation.CommandFailed{}, 1},
-)
+// Types lists the registered type names, in no particular order.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.byName))
+	for name := range r.byName {
+		out = append(out, name)
+	}
+	return out
+}
 
 // Codec encodes and decodes events with a registry and the keyring of data keys.
 type Codec struct {

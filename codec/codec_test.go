@@ -13,10 +13,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/event"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/codec"
 	"github.com/fieldservice/customer-service/keystore"
 	keys "github.com/fieldservice/customer-service/keystore/embedded"
 )
@@ -45,7 +46,7 @@ func (k keyFile) codec(t testing.TB) (*codec.Codec, *keystore.Keyring) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := codec.New(codec.Events, ring)
+	c, err := codec.New(codec.NewRegistry(customer.Events()...), ring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestSealedRoundTripAndChain(t *testing.T) {
 	t.Parallel()
 	c, _ := newCodec(t)
 	subject := uuid.New()
-	stream := "customer-" + subject.String()
+	stream := customer.Stream.Name(subject.String())
 	evs := events(subject.String())
 	data, head, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, evs...)
 	if err != nil {
@@ -161,7 +162,7 @@ func TestErasedKeyReadsAsErased(t *testing.T) {
 	t.Parallel()
 	c, ring := newCodec(t)
 	subject := uuid.New()
-	stream := "customer-" + subject.String()
+	stream := customer.Stream.Name(subject.String())
 	evs := events(subject.String())
 	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta, evs...)
 	if err != nil {
@@ -190,7 +191,7 @@ func TestSealedDataIsBoundToItsEvent(t *testing.T) {
 	t.Parallel()
 	c, _ := newCodec(t)
 	subject := uuid.New()
-	stream := "customer-" + subject.String()
+	stream := customer.Stream.Name(subject.String())
 	data, _, err := c.Encode(t.Context(), codec.Batch{Stream: stream, Subject: subject, NewSubject: true}, meta,
 		customer.Archived{Reason: "one"}, customer.Archived{Reason: "two"})
 	if err != nil {
@@ -210,7 +211,7 @@ func TestUnknownTypesAreErrors(t *testing.T) {
 		t.Fatal("decoding an unregistered type succeeded")
 	}
 	ring := func() *keystore.Keyring { _, r := newCodec(t); return r }()
-	small, _ := codec.New(codec.NewRegistry(codec.Registration{Event: customer.Archived{}, SchemaVersion: 1}), ring)
+	small, _ := codec.New(codec.NewRegistry(event.Type{Event: customer.Archived{}, SchemaVersion: 1}), ring)
 	if _, _, err := small.Encode(t.Context(), codec.Batch{Stream: "s"}, codec.Metadata{}, customer.Reenabled{}); err == nil {
 		t.Fatal("encoding an unregistered type succeeded")
 	}
@@ -219,7 +220,7 @@ func TestUnknownTypesAreErrors(t *testing.T) {
 			t.Fatal("registering a type twice did not panic")
 		}
 	}()
-	codec.NewRegistry(codec.Registration{Event: customer.Archived{}, SchemaVersion: 1}, codec.Registration{Event: customer.Archived{}, SchemaVersion: 2})
+	codec.NewRegistry(event.Type{Event: customer.Archived{}, SchemaVersion: 1}, event.Type{Event: customer.Archived{}, SchemaVersion: 2})
 }
 
 func TestMissingKeyIsAnError(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// The hash chain (DESIGN.md, "Tamper evidence"). Every stored event's metadata
+// The hash chain. Every stored event's metadata
 // carries prev_hash and hash, lowercase hex. An event's hash is SHA-256 over this
 // encoding, where str(x) is x's length as a 4-byte big-endian integer followed by
 // its bytes, and u64(n) is n as 8 bytes big-endian:

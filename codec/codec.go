@@ -145,11 +145,12 @@ func NewRegistry(types ...event.Type) *Registry {
 	return r
 }
 
-// Types lists the registered type names, in no particular order.
-func (r *Registry) Types() []string {
-	out := make([]string, 0, len(r.byName))
-	for name := range r.byName {
-		out = append(out, name)
+// Types lists the registered types with the schema version new events of each
+// are written with, in no particular order.
+func (r *Registry) Types() map[string]int {
+	out := make(map[string]int, len(r.byName))
+	for name, e := range r.byName {
+		out[name] = e.version
 	}
 	return out
 }

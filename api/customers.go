@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldservice/customer-service/commands"
-	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
@@ -69,7 +68,7 @@ func ifMatch(c *gin.Context, required bool) (uint64, error) {
 }
 
 func (s *server) register(c *gin.Context) {
-	var d customer.Details
+	var d details
 	m, err := meta(c)
 	if err == nil {
 		err = decodeBody(c.Request, c.Writer, s.cfg.MaxBody, &d, false)
@@ -78,7 +77,7 @@ func (s *server) register(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	res, err := s.cfg.App.RegisterCustomer.Handle(c, commands.RegisterCustomer{Meta: m, Details: d})
+	res, err := s.cfg.App.RegisterCustomer.Handle(c, commands.RegisterCustomer{Meta: m, Details: d.domain()})
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -88,7 +87,7 @@ func (s *server) register(c *gin.Context) {
 }
 
 func (s *server) update(c *gin.Context) {
-	var p customer.Patch
+	var p patch
 	id, err := customerID(c)
 	var seen uint64
 	if err == nil {
@@ -105,7 +104,7 @@ func (s *server) update(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	res, err := s.cfg.App.UpdateCustomer.Handle(c, commands.UpdateCustomer{Meta: m, CustomerID: id, SeenVersion: seen, Patch: p})
+	res, err := s.cfg.App.UpdateCustomer.Handle(c, commands.UpdateCustomer{Meta: m, CustomerID: id, SeenVersion: seen, Patch: p.domain()})
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -232,7 +231,7 @@ func (s *server) get(c *gin.Context) {
 		c.Status(http.StatusNotModified)
 		return
 	}
-	respond(c, http.StatusOK, v)
+	respond(c, http.StatusOK, customerOf(v))
 }
 
 // unknownParams names query parameters the endpoint does not have: a typo must
@@ -275,8 +274,8 @@ func queryBool(c *gin.Context, name string) (*bool, error) {
 }
 
 type listPage struct {
-	Items []customerview.View `json:"items"`
-	Next  string              `json:"next,omitempty"`
+	Items []customerBody `json:"items"`
+	Next  string         `json:"next,omitempty"`
 }
 
 func (s *server) listOrSearch(c *gin.Context) {
@@ -305,8 +304,9 @@ func (s *server) listOrSearch(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	if page.Items == nil {
-		page.Items = []customerview.View{}
+	items := make([]customerBody, 0, len(page.Items))
+	for _, v := range page.Items {
+		items = append(items, customerOf(v))
 	}
-	respond(c, http.StatusOK, listPage{Items: page.Items, Next: page.Next})
+	respond(c, http.StatusOK, listPage{Items: items, Next: page.Next})
 }

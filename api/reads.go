@@ -8,22 +8,20 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/fieldservice/customer-service/commands"
-	"github.com/fieldservice/customer-service/domain/customer"
-	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
 )
 
 // searchItem is one search result: a customer at one of its addresses.
 type searchItem struct {
-	CustomerID   string            `json:"customer_id"`
-	Number       int64             `json:"number"`
-	DisplayName  string            `json:"display_name"`
-	Kind         string            `json:"kind"`
-	Archived     bool              `json:"archived"`
-	Email        string            `json:"email,omitempty"`
-	Phone        string            `json:"phone,omitempty"`
-	Address      *customer.Address `json:"address,omitempty"`
-	AddressIndex *int              `json:"address_index,omitempty"`
+	CustomerID   string   `json:"customer_id"`
+	Number       int64    `json:"number"`
+	DisplayName  string   `json:"display_name"`
+	Kind         string   `json:"kind"`
+	Archived     bool     `json:"archived"`
+	Email        string   `json:"email,omitempty"`
+	Phone        string   `json:"phone,omitempty"`
+	Address      *address `json:"address,omitempty"`
+	AddressIndex *int     `json:"address_index,omitempty"`
 	// MatchedField names what matched (name, email, phone, street), Match how
 	// well (exact, prefix, infix): the order of the results.
 	MatchedField string `json:"matched_field"`
@@ -62,8 +60,12 @@ func (s *server) search(c *gin.Context) {
 	page := searchPage{Query: req.Query, Items: make([]searchItem, 0, len(res.Entries)), Next: res.Next}
 	for _, e := range res.Entries {
 		it := searchItem{CustomerID: e.CustomerID, Number: e.Number, DisplayName: e.DisplayName, Kind: e.Kind.String(),
-			Archived: e.Archived, Email: e.Email, Phone: e.Phone, Address: e.Address,
+			Archived: e.Archived, Email: e.Email, Phone: e.Phone,
 			MatchedField: string(e.Field), Match: e.Class.String()}
+		if e.Address != nil {
+			a := address(*e.Address)
+			it.Address = &a
+		}
 		if e.AddressIndex >= 0 {
 			it.AddressIndex = &e.AddressIndex
 		}
@@ -74,12 +76,12 @@ func (s *server) search(c *gin.Context) {
 
 // historyEvent is one event of a customer's history, as an auditor reads it.
 type historyEvent struct {
-	Version    uint64             `json:"version"`
-	Position   string             `json:"position"`
-	Type       string             `json:"type"`
-	OccurredAt time.Time          `json:"occurred_at"`
-	RecordedAt time.Time          `json:"recorded_at"`
-	Actor      customerview.Actor `json:"actor"`
+	Version    uint64    `json:"version"`
+	Position   string    `json:"position"`
+	Type       string    `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
+	RecordedAt time.Time `json:"recorded_at"`
+	Actor      actorBody `json:"actor"`
 	// Data is the event's payload; its personal fields are empty once erased.
 	Data          json.RawMessage `json:"data"`
 	Erased        bool            `json:"erased,omitempty"`
@@ -114,7 +116,7 @@ func (s *server) history(c *gin.Context) {
 		}
 		page.Events = append(page.Events, historyEvent{Version: e.Version, Position: e.Position.String(), Type: e.Type,
 			OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
-			Actor: customerview.Actor{ID: e.Actor.ID, Name: e.Actor.Name, Role: e.Actor.Role.String()},
+			Actor: actorBody{ID: e.Actor.ID, Name: e.Actor.Name, Role: e.Actor.Role.String()},
 			Data:  data, Erased: e.Erased, CorrelationID: e.CorrelationID, Hash: e.Hash.String(), PrevHash: e.PrevHash.String()})
 	}
 	respond(c, http.StatusOK, page)

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fieldservice/customer-service/internal/jsonform"
 )
 
 // decodeBody reads a JSON request body into dst, refusing what a careless client
@@ -151,14 +153,9 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
+		if name := jsonform.FieldName(f); name != "" {
+			m[name] = f
 		}
-		if name == "" {
-			name = f.Name
-		}
-		m[name] = f
 	}
 	return m
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/fieldservice/customer-service/domain/event"
 	"github.com/fieldservice/customer-service/domain/personal"
 	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/internal/jsonform"
 	"github.com/fieldservice/customer-service/keystore"
 )
 
@@ -77,23 +78,23 @@ type wireActor struct {
 // The hashes are given as such: w's PrevHash and Hash are for reading.
 func (w *wireMetadata) appendJSON(b []byte, prev, hash Hash) []byte {
 	b = append(b, `{"occurred_at":`...)
-	b = appendJSONString(b, w.OccurredAt)
+	b = jsonform.AppendString(b, w.OccurredAt)
 	b = append(b, `,"actor":{"id":`...)
-	b = appendJSONString(b, w.Actor.ID)
+	b = jsonform.AppendString(b, w.Actor.ID)
 	if w.Actor.Name != "" {
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, w.Actor.Name)
+		b = jsonform.AppendString(b, w.Actor.Name)
 	}
 	b = append(b, `,"role":`...)
-	b = appendJSONString(b, w.Actor.Role)
+	b = jsonform.AppendString(b, w.Actor.Role)
 	b = append(b, '}')
 	if w.CorrelationID != "" {
 		b = append(b, `,"correlation_id":`...)
-		b = appendJSONString(b, w.CorrelationID)
+		b = jsonform.AppendString(b, w.CorrelationID)
 	}
 	if w.CausationID != "" {
 		b = append(b, `,"causation_id":`...)
-		b = appendJSONString(b, w.CausationID)
+		b = jsonform.AppendString(b, w.CausationID)
 	}
 	b = append(b, `,"schema_version":`...)
 	b = strconv.AppendInt(b, int64(w.SchemaVersion), 10)
@@ -102,20 +103,6 @@ func (w *wireMetadata) appendJSON(b []byte, prev, hash Hash) []byte {
 	b = append(b, `,"hash":`...)
 	b = hash.appendJSON(b)
 	return append(b, '}')
-}
-
-// appendJSONString quotes s as encoding/json does: plain printable ASCII as is,
-// anything else through the encoder itself.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 type entry struct {

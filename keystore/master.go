@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/fieldservice/customer-service/internal/durable"
 )
 
 // MasterKeySize is the size of a master key: 256 bits.
@@ -87,7 +89,7 @@ func LoadOrCreateMasterKeyFile(path string) (key *MasterKey, created bool, err e
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, false, fmt.Errorf("master key file: %w", err)
 		}
-		if err := writeNew(path, []byte(EncodeMasterKey(raw)+"\n")); err != nil {
+		if err := durable.CreateFile(path, []byte(EncodeMasterKey(raw)+"\n")); err != nil {
 			return nil, false, fmt.Errorf("master key file: %w", err)
 		}
 		key, err := NewMasterKey(raw)
@@ -108,30 +110,4 @@ func LoadOrCreateMasterKeyFile(path string) (key *MasterKey, created bool, err e
 		return nil, false, fmt.Errorf("master key file %s: %w", path, err)
 	}
 	return key, false, nil
-}
-
-// writeNew creates path with data, durably, failing if it exists (two processes
-// starting at once must not each make a key).
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }

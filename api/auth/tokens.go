@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/internal/durable"
 )
 
 // Prefix starts every token, so a leaked one is easy to recognise (secret scanners).
@@ -194,7 +195,7 @@ func Bootstrap(path, secretPath string, now time.Time) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := writeFile(secretPath, []byte(secret+"\n")); err != nil {
+	if err := durable.WriteFile(secretPath, []byte(secret+"\n")); err != nil {
 		return false, fmt.Errorf("admin token file: %w", err)
 	}
 	return true, nil
@@ -227,35 +228,5 @@ func update(path string, create bool, change func(*tokenFile) error) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(path, append(b, '\n'))
-}
-
-// writeFile replaces path with data durably: a crash leaves the old file or the
-// new one, never a torn one.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil { // CreateTemp made it 0600
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
+	return durable.WriteFile(path, append(b, '\n'))
 }

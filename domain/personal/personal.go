@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/fieldservice/customer-service/internal/jsonform"
 )
 
 const personalTag = "personal"
@@ -133,7 +135,7 @@ func planFor(t reflect.Type) *plan {
 		p := &plan{kind: reflect.Struct, byName: map[string]int{}}
 		for i := range t.NumField() {
 			f := t.Field(i)
-			name := jsonName(f)
+			name := jsonform.FieldName(f)
 			personal := f.Tag.Get(personalTag) == "true"
 			if personal && (name == "" || !f.IsExported()) {
 				panic(fmt.Sprintf("personal: field %s.%s must be exported and stored in JSON", t, f.Name))
@@ -152,17 +154,6 @@ func planFor(t reflect.Type) *plan {
 		}
 	}
 	return nil
-}
-
-func jsonName(f reflect.StructField) string {
-	tag := f.Tag.Get("json")
-	if tag == "-" {
-		return ""
-	}
-	if name, _, _ := strings.Cut(tag, ","); name != "" {
-		return name
-	}
-	return f.Name
 }
 
 // split returns a copy of v with every personal field zeroed, appending the
@@ -215,22 +206,12 @@ func (p *plan) splitInto(dst, v reflect.Value, path []byte, out *collector) erro
 func appendValueJSON(b []byte, v reflect.Value) ([]byte, error) {
 	switch v.Type() {
 	case stringType:
-		return appendStringJSON(b, v.String())
+		return jsonform.AppendString(b, v.String()), nil
 	case stringPtrType:
-		return appendStringJSON(b, v.Elem().String())
+		return jsonform.AppendString(b, v.Elem().String()), nil
 	}
 	js, err := json.Marshal(v.Interface())
 	return append(b, js...), err
-}
-
-func appendStringJSON(b []byte, s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			js, err := json.Marshal(s) // escapes and non-ASCII: as encoding/json writes them
-			return append(b, js...), err
-		}
-	}
-	return append(append(append(b, '"'), s...), '"'), nil
 }
 
 // field finds the personal field at path inside v (addressable), allocating

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	_ "embed"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -100,8 +101,8 @@ func decodeCursor(s string) (cursor, error) {
 // MaxLimit caps a page.
 const MaxLimit = 100
 
-// candidateChunk reads the next chunk of a class's candidates in one call, in
-// posting entries (member.entry). ARGV[5] is the read model's prefix
+// candidateScript (candidates.lua, run as candidateChunk) reads the next chunk
+// of a class's candidates in one call, in posting entries (member.entry). ARGV[5] is the read model's prefix
 // (projections.ModelPrefix): the script reads the current generation itself,
 // which saves a search a round trip, and answers {-1} when there is none.
 // ARGV[6..] are the bases of the postings every candidate is in, without the
@@ -127,111 +128,11 @@ const MaxLimit = 100
 // Entries are compared as integers, never as strings, which Lua compares by
 // locale. The script names the keys it reads itself, none in KEYS: a Redis
 // Cluster would need the model's keys in one slot, by a hash tag in its prefix.
-var candidateChunk = redis.NewScript(`
-local gen = redis.call('GET', ARGV[5] .. 'gen')
-if not gen then return {-1} end
-local prefix = ARGV[5] .. gen .. ':'
-local meta = redis.call('HMGET', prefix .. 'm', 'top', 'bits')
-local top, bits = tonumber(meta[1]), tonumber(meta[2])
-if not top then return {gen, 0} end
-local span = 2 ^ bits
-local after, want = tonumber(ARGV[1]), tonumber(ARGV[2])
-local filters, extra = tonumber(ARGV[3]), tonumber(ARGV[4])
-local function number(s, i) -- the number at index i (from 0) of s
-  local a, b, c, d = string.byte(s, i * 4 + 1, i * 4 + 4)
-  return ((a * 256 + b) * 256 + c) * 256 + d
-end
-local bases, order = {}, {}
-for i = 6, #ARGV do
-  bases[#bases + 1] = prefix .. ARGV[i]
-  order[#order + 1] = #bases
-end
-local out = {gen, 0}
-local first = math.floor((after + 1) / span)
-local sized = false -- once one range has sized every posting, later ones size the shortest few
-local sizes = {}
-for r = first, math.floor(top / span) do
-  local suffix = string.char(math.floor(r / 256), r % 256)
-  local names = {}
-  local function key(i) -- posting i's key in range r, built once
-    local k = names[i]
-    if not k then
-      k = bases[i] .. suffix
-      names[i] = k
-    end
-    return k
-  end
-  local n = #order
-  if sized then n = math.min(n, 1 + filters) end
-  local empty = false
-  for j = 1, n do
-    local i = order[j]
-    sizes[i] = redis.call('STRLEN', key(i)) / 4
-    if sizes[i] == 0 then
-      -- No candidates in this range. A posting empty here is likely empty in
-      -- the next ranges too: size it first there.
-      table.remove(order, j)
-      table.insert(order, 1, i)
-      empty = true
-      break
-    end
-  end
-  if not empty then
-    local head = {}
-    for j = 1, n do head[j] = order[j] end
-    table.sort(head, function(a, b) return sizes[a] < sizes[b] end)
-    for j = 1, n do order[j] = head[j] end
-    sized = true
-    local function above(i) -- the index in range r of the first number above after
-      local lo, hi = 0, sizes[i]
-      if r > first or after == 0 then return 0 end
-      while lo < hi do
-        local mid = math.floor((lo + hi) / 2)
-        if number(redis.call('GETRANGE', key(i), mid * 4, mid * 4 + 3), 0) <= after then lo = mid + 1 else hi = mid end
-      end
-      return lo
-    end
-    local driver = order[1]
-    local from = above(driver)
-    local to = sizes[driver]
-    if to - from > 4 * want then to = from + want end
-    if from < to then
-      local part = redis.call('GETRANGE', key(driver), from * 4, to * 4 - 1)
-      local group, stop = {part}, nil
-      if to < sizes[driver] then stop = number(part, to - from - 1) end
-      local read = to - from
-      for j = 2, math.min(#order, 1 + filters) do
-        local i = order[j]
-        -- Enough of the filter to span the driver's numbers if both are spread
-        -- alike, twice over, and extra more; a filter that would need more
-        -- than 16 KiB filters little, and is left out with the longer ones.
-        local n = math.ceil(2 * read * sizes[i] / sizes[driver]) + extra
-        if n > 4096 then break end
-        local f = above(i)
-        local t = math.min(sizes[i], f + n)
-        if f >= t then group, stop = nil, nil break end -- nothing above holds that gram here: the range is done
-        local fpart = redis.call('GETRANGE', key(i), f * 4, t * 4 - 1)
-        group[#group + 1] = fpart
-        if t < sizes[i] then
-          local last = number(fpart, t - f - 1)
-          if not stop or last < stop then stop = last end
-        end
-      end
-      if group then
-        out[#out + 1] = group
-        want = want - read
-      end
-      if stop then out[2] = stop return out end
-      if want <= 0 then
-        out[2] = math.min(top, (r + 1) * span - 1)
-        if out[2] == top then out[2] = 0 end
-        return out
-      end
-    end
-  end
-end
-return out
-`)
+//
+//go:embed candidates.lua
+var candidateScript string
+
+var candidateChunk = redis.NewScript(candidateScript)
 
 // A chunk is intersected with at most maxFilters other postings, the shortest.
 const maxFilters = 3

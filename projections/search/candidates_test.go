@@ -23,7 +23,7 @@ func TestCandidateScriptIntersectsPostings(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 11))
 		for round := range 60 {
 			gen := int64(round + 1)
-			bits := 2 + rng.IntN(6)                 // ranges of 4 to 128 entries
+			bits := 2 + rng.IntN(6)                // ranges of 4 to 128 entries
 			maxEntry := uint32(8 + rng.IntN(2000)) // a few to many ranges
 			nPostings := 1 + rng.IntN(4)
 			postings := make([][]uint32, nPostings)

@@ -111,9 +111,13 @@ func CurrentKeys(ctx context.Context, r redis.Cmdable, name string) (Keys, bool,
 
 // Config configures a Runner.
 type Config struct {
-	Store     eventstore.Store
-	Codec     *codec.Codec
-	Redis     *redis.Client
+	// Store is the log the runner tails. Required.
+	Store eventstore.Store
+	// Codec decodes (and unseals) the log's events. Required.
+	Codec *codec.Codec
+	// Redis holds the read model and its checkpoint. Required.
+	Redis *redis.Client
+	// Projector maintains the read model. Required.
 	Projector Projector
 	// BatchSize caps the events of one transaction. Default 512.
 	BatchSize int
@@ -127,6 +131,41 @@ type Config struct {
 	// CheckEvery is how often an idle runner checks that its generation still
 	// exists in Redis. Default one second.
 	CheckEvery time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.BatchSize == 0 {
+		c.BatchSize = 512
+	}
+	if b, ok := c.Projector.(RebuildBatcher); ok && c.RebuildBatchSize == 0 {
+		c.RebuildBatchSize = b.RebuildBatchSize()
+	}
+	if c.RebuildBatchSize == 0 {
+		c.RebuildBatchSize = 8192
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.CheckEvery == 0 {
+		c.CheckEvery = time.Second
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	for _, r := range []struct {
+		name    string
+		missing bool
+	}{{"store", c.Store == nil}, {"codec", c.Codec == nil}, {"redis", c.Redis == nil}, {"projector", c.Projector == nil}} {
+		if r.missing {
+			errs = append(errs, fmt.Errorf("%s is required", r.name))
+		}
+	}
+	if c.BatchSize < 0 || c.RebuildBatchSize < 0 || c.CheckEvery < 0 {
+		errs = append(errs, errors.New("batch sizes and the check interval must not be negative"))
+	}
+	return errors.Join(errs...)
 }
 
 // Runner runs one projector.
@@ -145,23 +184,9 @@ type Runner struct {
 
 // NewRunner returns a runner; Run starts it.
 func NewRunner(cfg Config) (*Runner, error) {
-	if cfg.Store == nil || cfg.Codec == nil || cfg.Redis == nil || cfg.Projector == nil {
-		return nil, errors.New("projections: store, codec, redis and projector are required")
-	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 512
-	}
-	if b, ok := cfg.Projector.(RebuildBatcher); ok && cfg.RebuildBatchSize <= 0 {
-		cfg.RebuildBatchSize = b.RebuildBatchSize()
-	}
-	if cfg.RebuildBatchSize <= 0 {
-		cfg.RebuildBatchSize = 8192
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
-	if cfg.CheckEvery <= 0 {
-		cfg.CheckEvery = time.Second
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("projections: invalid config: %w", err)
 	}
 	return &Runner{cfg: cfg, state: Status{Name: cfg.Projector.Name()}, changed: make(chan struct{})}, nil
 }

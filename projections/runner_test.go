@@ -239,3 +239,13 @@ func TestStatusReportsProgress(t *testing.T) {
 		t.Fatalf("status after catching up: %+v", s)
 	}
 }
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := projections.NewRunner(projections.Config{BatchSize: -1})
+	for _, want := range []string{"store is required", "codec is required", "redis is required", "projector is required", "must not be negative"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("NewRunner with an empty config: %v; want it to say %q", err, want)
+		}
+	}
+}

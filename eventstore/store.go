@@ -1,6 +1,7 @@
 // Package eventstore defines the port through which the service appends and reads
 // immutable events, whatever holds them: a bbolt file (package embedded) or a
-// KurrentDB cluster (package kurrent, later).
+// KurrentDB cluster (package kurrent). It moves envelopes and bytes only: what
+// the bytes mean is the codec's business (package codec).
 //
 // Conventions shared by every adapter:
 //

@@ -1,5 +1,5 @@
-// Package keystore keeps the keys that seal customers' personal data (DESIGN.md,
-// "Personal data and erasure"): one data key per customer, stored wrapped by a
+// Package keystore keeps the keys that seal customers' personal data
+// (crypto-shredding): one data key per customer, stored wrapped by a
 // master key in a store that is not the event log, so destroying a customer's key
 // erases its personal data from every event without touching the events.
 //

@@ -1,5 +1,6 @@
 // Package personal finds the personal fields of a value: those declared with the
-// struct tag `personal:"true"` (DESIGN.md, "Personal data and erasure"). A tag may
+// struct tag `personal:"true"`, which the event codec seals under the customer's
+// data key so that destroying the key erases them. A tag may
 // sit on a field of any type (a string, a slice, a pointer to a float), anywhere
 // inside a value: in nested structs, behind pointers, in slice elements.
 //

@@ -76,7 +76,8 @@ func BenchmarkBoltFloor(b *testing.B) {
 			}
 		})
 	})
-	// The batched floor, tuned as in ../shared/notes/bbolt.md: bbolt's defaults wait
+	// The batched floor with bbolt's batch size and delay tuned (256 writers: a
+	// batch of 256 after at most 2 ms was the best measured); bbolt's defaults wait
 	// for a 10 ms timer, so the best-tuned figure is the honest comparison.
 	for _, tune := range []struct {
 		name  string

@@ -4,7 +4,8 @@
 // server; this one lets the adapter's tests exercise the real client over real
 // gRPC on a loopback port. It is not a database: everything is in memory.
 //
-// What it reproduces (../shared/notes/kurrentdb.md has the sources):
+// What it reproduces, as read in KurrentDB's server source and the client's
+// recorded test data:
 //
 //   - Append: expected revisions (any, no_stream, stream_exists, exact) with the
 //     server's idempotency rules (exact expectations below the head compare ids;

@@ -66,13 +66,15 @@ func (r repository) save(ctx context.Context, c loaded, events []customer.Event,
 	if err != nil {
 		return Result{}, fmt.Errorf("customer id %q: %w", c.ID(), err)
 	}
-	for _, e := range events {
+	stored := make([]codec.Event, len(events))
+	for i, e := range events {
+		stored[i] = e
 		if reg, ok := e.(customer.Registered); ok {
 			res.Number = reg.Number
 		}
 	}
 	b := codec.Batch{Stream: customer.Stream.Name(c.ID()), Head: c.head, Subject: subject, NewSubject: c.Version() == 0}
-	_, ar, err := r.append(ctx, b, meta, events...)
+	_, ar, err := r.append(ctx, b, meta, stored...)
 	if errors.Is(err, eventstore.ErrWrongVersion) {
 		return Result{}, fmt.Errorf("customer %s: %w: %w", c.ID(), ErrConflict, err)
 	}

@@ -7,8 +7,12 @@ import (
 )
 
 // Event is something that happened to a customer. Each has a stable type name,
-// declared in Events; renaming one breaks every stored event.
-type Event = event.Event
+// declared in Events; renaming one breaks every stored event. Only this
+// package's event types are customer events.
+type Event interface {
+	event.Event
+	customerEvent()
+}
 
 // Stream is the kind of a customer's stream, "customer-<id>".
 var Stream = event.ByID("customer-", "customer", event.UUID)
@@ -76,6 +80,13 @@ type Erased struct {
 	Reason    ErasureReason `json:"reason"`
 	Reference string        `json:"reference,omitempty"` // a case or ticket id
 }
+
+func (Registered) customerEvent()     {}
+func (DetailsChanged) customerEvent() {}
+func (Archived) customerEvent()       {}
+func (Reenabled) customerEvent()      {}
+func (NoteAdded) customerEvent()      {}
+func (Erased) customerEvent()         {}
 
 func (Registered) EventType() string     { return TypeRegistered }
 func (DetailsChanged) EventType() string { return TypeDetailsChanged }

@@ -25,9 +25,8 @@ func TestFieldName(t *testing.T) {
 		B int `json:",omitempty"`
 		C int `json:"-"`
 		D int
-		E int `json:"-,"`
 	}
-	want := []string{"a", "B", "", "D", "-"}
+	want := []string{"a", "B", "", "D"}
 	typ := reflect.TypeFor[s]()
 	for i, w := range want {
 		if got := jsonform.FieldName(typ.Field(i)); got != w {

@@ -29,12 +29,12 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 		if ahead.err != nil {
 			return ahead.err
 		}
-		if batch := ahead.batch; len(batch) > 0 {
-			next = r.readAhead(ctx, batch[len(batch)-1].Position)
-			if err := r.commit(ctx, keys, cp, batch, 0, true); err != nil {
+		if batch := ahead.batch; batch.raw > 0 {
+			next = r.readAhead(ctx, batch.last.Position)
+			if err := r.commit(ctx, keys, cp, batch.events, batch.last, batch.raw, 0, true); err != nil {
 				return fmt.Errorf("rebuild %s: %w", name, err)
 			}
-			cp = batch[len(batch)-1].Position
+			cp = batch.last.Position
 			continue
 		}
 		if c, ok := r.cfg.Projector.(Compactor); ok && !compacted {
@@ -67,7 +67,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 }
 
 type readBatch struct {
-	batch []Event
+	batch batch
 	err   error
 }
 
@@ -76,13 +76,13 @@ type readBatch struct {
 func (r *Runner) readAhead(ctx context.Context, cp eventstore.Position) <-chan readBatch {
 	out := make(chan readBatch, 1)
 	go func() {
-		raw, err := r.readAfter(ctx, cp)
+		raw, err := r.readAfter(ctx, cp, r.cfg.RebuildBatchSize)
 		if err != nil || len(raw) == 0 {
 			out <- readBatch{err: err}
 			return
 		}
-		batch, err := r.decode(ctx, raw)
-		out <- readBatch{batch: batch, err: err}
+		events, err := decode(ctx, r.cfg.Codec, raw, r.wants)
+		out <- readBatch{batch: batch{events: events, last: raw[len(raw)-1], raw: len(raw)}, err: err}
 	}()
 	return out
 }
@@ -94,17 +94,17 @@ type Compactor interface {
 	Compact(ctx context.Context, keys Keys, rdb *redis.Client) error
 }
 
-// readAfter reads up to a rebuild's batch of events after cp.
-func (r *Runner) readAfter(ctx context.Context, cp eventstore.Position) ([]eventstore.RecordedEvent, error) {
+// readAfter reads up to n events after cp.
+func (r *Runner) readAfter(ctx context.Context, cp eventstore.Position, n int) ([]eventstore.RecordedEvent, error) {
 	var out []eventstore.RecordedEvent
-	for e, err := range r.cfg.Store.ReadAll(ctx, cp, r.cfg.RebuildBatchSize+1) {
+	for e, err := range r.cfg.Store.ReadAll(ctx, cp, n+1) {
 		if err != nil {
 			return nil, err
 		}
 		if e.Position == cp {
 			continue // ReadAll starts at cp itself
 		}
-		if out = append(out, e); len(out) == r.cfg.RebuildBatchSize {
+		if out = append(out, e); len(out) == n {
 			break
 		}
 	}

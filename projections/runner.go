@@ -1,8 +1,13 @@
 // Package projections keeps the Redis read models up to date with the event log.
-// A Runner tails the store's global log from a checkpoint kept in Redis and hands
-// batches of decoded events to its Projector; the projector's writes and the new
-// checkpoint commit together in one MULTI/EXEC, so a crash replays at most one
-// batch, with the same result.
+// A Runner keeps one read model: it follows the store's global log from a
+// checkpoint kept in Redis and hands batches of decoded events to its Projector;
+// the projector's writes and the new checkpoint commit together in one
+// MULTI/EXEC, so a crash replays at most one batch, with the same result.
+//
+// Runners share a Feed: one subscription to the log, each event decoded once
+// and handed to every runner that has caught up with it. A runner that is
+// behind (a first build, a restart from an older checkpoint, a rebuild) reads
+// the log on its own until it reaches the feed, then joins it.
 //
 // Keys of a read model live under "rm:<name>:<generation>:". The current
 // generation is in "rm:<name>:gen"; a rebuild fills the next generation from the
@@ -16,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -43,8 +47,15 @@ type Projector interface {
 	// Project folds a batch into writes: it reads the model as it was before the
 	// batch through r and queues its writes on w, which the runner executes with
 	// the checkpoint in one transaction. It must give the same writes for the same
-	// batch and model, since a crash can make a batch run twice.
+	// batch and model, since a crash can make a batch run twice. A batch may be
+	// empty: a stretch of the log with nothing for this projector.
 	Project(ctx context.Context, keys Keys, r redis.Cmdable, w redis.Pipeliner, batch []Event) error
+}
+
+// Subscriber is a Projector that needs only some event types: the runner hands
+// it those alone, and events no runner wants are never decoded.
+type Subscriber interface {
+	EventTypes() []string
 }
 
 // RebuildBatcher is a Projector that rebuilds best in transactions of its own
@@ -111,7 +122,7 @@ func CurrentKeys(ctx context.Context, r redis.Cmdable, name string) (Keys, bool,
 
 // Config configures a Runner.
 type Config struct {
-	// Store is the log the runner tails. Required.
+	// Store is the log the runner reads. Required.
 	Store eventstore.Store
 	// Codec decodes (and unseals) the log's events. Required.
 	Codec *codec.Codec
@@ -119,7 +130,12 @@ type Config struct {
 	Redis *redis.Client
 	// Projector maintains the read model. Required.
 	Projector Projector
-	// BatchSize caps the events of one transaction. Default 512.
+	// Feed is the shared reader of the log the runner joins once it has caught
+	// up; whoever made it runs it. Default: a feed of the runner's own, which
+	// Run runs.
+	Feed *Feed
+	// BatchSize caps the events of one transaction while the runner catches up
+	// on its own. Default 512.
 	BatchSize int
 	// RebuildBatchSize caps the events of one transaction of a rebuild, which
 	// nobody reads until it is done: larger batches share more writes (a read
@@ -170,7 +186,9 @@ func (c Config) Validate() error {
 
 // Runner runs one projector.
 type Runner struct {
-	cfg Config
+	cfg     Config
+	ownFeed bool
+	wants   func(string) bool // the event types the projector is handed
 
 	mu      sync.Mutex
 	state   Status
@@ -188,13 +206,36 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("projections: invalid config: %w", err)
 	}
-	return &Runner{cfg: cfg, state: Status{Name: cfg.Projector.Name()}, changed: make(chan struct{})}, nil
+	r := &Runner{cfg: cfg, state: Status{Name: cfg.Projector.Name()}, changed: make(chan struct{}),
+		wants: func(string) bool { return true }}
+	if s, ok := cfg.Projector.(Subscriber); ok {
+		types := map[string]bool{}
+		for _, t := range s.EventTypes() {
+			types[t] = true
+		}
+		r.wants = func(t string) bool { return types[t] }
+	}
+	if r.cfg.Feed == nil {
+		f, err := NewFeed(FeedConfig{Store: cfg.Store, Codec: cfg.Codec, BatchSize: cfg.BatchSize})
+		if err != nil {
+			return nil, err
+		}
+		r.cfg.Feed, r.ownFeed = f, true
+	}
+	r.cfg.Feed.register(cfg.Projector)
+	return r, nil
 }
 
 // Run keeps the read model up to date until ctx ends. Failures (Redis down, its
 // data lost, the store unreachable) are retried with backoff from the checkpoint
 // in Redis; Status reports them meanwhile.
 func (r *Runner) Run(ctx context.Context) error {
+	if r.ownFeed {
+		ctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = r.cfg.Feed.Run(ctx) })
+		defer func() { cancel(); wg.Wait() }()
+	}
 	backoff := 100 * time.Millisecond
 	for {
 		progressed, err := r.runOnce(ctx)
@@ -221,6 +262,9 @@ func (r *Runner) Run(ctx context.Context) error {
 // errRestart ends a run whose view of Redis is stale (another generation, lost
 // data): the next run reloads it.
 var errRestart = errors.New("projections: read model changed under the runner")
+
+// errDropped ends a run the feed stopped feeding (it could not read the log).
+var errDropped = errors.New("projections: the feed stopped")
 
 // load reads (or builds) the current generation and its checkpoint.
 func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, error) {
@@ -274,35 +318,63 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 	r.signal()
 	r.mu.Unlock()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events := make(chan eventstore.RecordedEvent, r.cfg.BatchSize)
-	subErr := make(chan error, 1)
-	go func() {
-		defer close(events)
-		for e, err := range r.cfg.Store.SubscribeAll(ctx, cp) {
-			if err != nil {
-				subErr <- err
-				return
-			}
-			select {
-			case events <- e:
-			case <-ctx.Done():
-				return
-			}
+	m, cp, progressed, err := r.catchUp(ctx, keys, cp)
+	if err != nil {
+		return progressed, err
+	}
+	r.setJoined(true)
+	defer func() { r.cfg.Feed.leave(m); r.setJoined(false) }()
+	fed, err := r.follow(ctx, m, keys, gen, cp)
+	return progressed || fed, err
+}
+
+// catchUp reads the log on its own from cp until the feed has handed out
+// nothing after the read model's checkpoint, then joins the feed.
+func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position) (*member, eventstore.Position, bool, error) {
+	progressed := false
+	for {
+		if m, ok := r.cfg.Feed.join(cp); ok {
+			return m, cp, progressed, nil
 		}
-	}()
+		raw, err := r.readAfter(ctx, cp, r.cfg.BatchSize)
+		if err != nil {
+			return nil, cp, progressed, err
+		}
+		if len(raw) == 0 {
+			// The feed handed out events after cp, so the log has them: a read
+			// that finds none raced a store that is catching up. Try again.
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, cp, progressed, ctx.Err()
+			}
+			continue
+		}
+		events, err := decode(ctx, r.cfg.Codec, raw, r.wants)
+		if err != nil {
+			return nil, cp, progressed, err
+		}
+		last := raw[len(raw)-1]
+		if err := r.commit(ctx, keys, cp, events, last, len(raw), 0, false); err != nil {
+			return nil, cp, progressed, err
+		}
+		cp, progressed = last.Position, true
+	}
+}
+
+// follow projects the feed's batches until a commit fails, the generation
+// changes or the feed stops.
+func (r *Runner) follow(ctx context.Context, m *member, keys Keys, gen int64, cp eventstore.Position) (progressed bool, err error) {
 	// While no events come, check now and then that the generation is still there:
 	// a FLUSHALL or a Redis restart would otherwise go unnoticed until the next
 	// event, and queries would find nothing meanwhile.
 	check := time.NewTicker(r.cfg.CheckEvery)
 	defer check.Stop()
-	batch := make([]eventstore.RecordedEvent, 0, r.cfg.BatchSize)
 	for {
-		var e eventstore.RecordedEvent
+		var b batch
 		var ok bool
 		select {
-		case e, ok = <-events:
+		case b, ok = <-m.ch:
 		case <-check.C:
 			cur, err := r.cfg.Redis.Get(ctx, genKey(r.cfg.Projector.Name())).Int64()
 			if err != nil && !errors.Is(err, redis.Nil) {
@@ -312,36 +384,25 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 				return progressed, errRestart
 			}
 			continue
+		case <-ctx.Done():
+			return progressed, ctx.Err()
 		}
 		if !ok {
-			select {
-			case err := <-subErr:
-				return progressed, fmt.Errorf("projections: subscription: %w", err)
-			default:
-				return progressed, ctx.Err()
+			return progressed, errDropped
+		}
+		if b.last.Position.Compare(cp) <= 0 {
+			continue // joined ahead of the feed: the model has this stretch already
+		}
+		events := make([]Event, 0, len(b.events))
+		for _, e := range b.events {
+			if e.Position.Compare(cp) > 0 && r.wants(e.Type) {
+				events = append(events, e)
 			}
 		}
-		batch = append(batch[:0], e)
-	drain:
-		for len(batch) < r.cfg.BatchSize {
-			select {
-			case e, ok := <-events:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, e)
-			default:
-				break drain
-			}
-		}
-		decoded, err := r.decode(ctx, batch)
-		if err != nil {
+		if err := r.commit(ctx, keys, cp, events, b.last, b.raw, b.queued, false); err != nil {
 			return progressed, err
 		}
-		if err := r.commit(ctx, keys, cp, decoded, len(events), false); err != nil {
-			return progressed, err
-		}
-		cp, progressed = batch[len(batch)-1].Position, true
+		cp, progressed = b.last.Position, true
 	}
 }
 
@@ -363,11 +424,13 @@ func (r *Runner) retire(ctx context.Context) error {
 	return nil
 }
 
-// commit projects one batch and moves the checkpoint from cp, in one
-// transaction that fails if the checkpoint or the generation moved meanwhile.
-func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, batch []Event, queued int, shadow bool) error {
+// commit projects the events of a stretch of the log that ends at last and moves
+// the checkpoint from cp to last, in one transaction that fails if the
+// checkpoint or the generation moved meanwhile. covered counts the stretch's
+// events, queued those received after it.
+func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, events []Event,
+	last eventstore.RecordedEvent, covered, queued int, shadow bool) error {
 	name := r.cfg.Projector.Name()
-	last := batch[len(batch)-1]
 	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
 		if !shadow {
 			gen, err := tx.Get(ctx, genKey(name)).Result()
@@ -383,7 +446,7 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 			return errRestart
 		}
 		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
-			if err := r.cfg.Projector.Project(ctx, keys, tx, w, batch); err != nil {
+			if err := r.cfg.Projector.Project(ctx, keys, tx, w, events); err != nil {
 				return err
 			}
 			w.Set(ctx, checkpointKey(keys), last.Position.String(), 0)
@@ -401,10 +464,10 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 	defer r.mu.Unlock()
 	// A rebuild's events count as processed; its checkpoint becomes the
 	// runner's once it is current (Rebuild).
-	r.state.Processed += uint64(len(batch))
-	r.rate.add(r.cfg.Clock(), len(batch))
+	r.state.Processed += uint64(covered)
+	r.rate.add(r.cfg.Clock(), covered)
 	if shadow {
-		r.rebuiltTo = last.RecordedEvent
+		r.rebuiltTo = last
 		return nil
 	}
 	r.state.Checkpoint, r.state.LastEventAt, r.state.Queued = last.Position, last.RecordedAt, queued
@@ -412,28 +475,11 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 	return nil
 }
 
-// decode unseals a batch on every core: unsealing, not Redis, bounds a rebuild.
-func (r *Runner) decode(ctx context.Context, raw []eventstore.RecordedEvent) ([]Event, error) {
-	batch := make([]Event, len(raw))
-	workers := min(runtime.GOMAXPROCS(0), (len(raw)+63)/64)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(raw); i += workers {
-				e, m, err := r.cfg.Codec.Decode(ctx, raw[i])
-				if err != nil {
-					errs[w] = fmt.Errorf("projections: %w", err)
-					return
-				}
-				batch[i] = Event{RecordedEvent: raw[i], Event: e, Meta: m}
-			}
-		}()
-	}
-	wg.Wait()
-	return batch, errors.Join(errs...)
+func (r *Runner) setJoined(joined bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state.Joined = joined
+	r.signal()
 }
 
 // signal wakes WaitFor callers; r.mu is held.

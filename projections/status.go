@@ -26,6 +26,9 @@ type Status struct {
 	EventsPerSecond float64
 	// Running is false while the runner waits to reconnect to Redis.
 	Running bool
+	// Joined says the runner is fed by the shared feed; false while it catches up
+	// on its own.
+	Joined bool
 	// LastError is the last failure, if any since the last success.
 	LastError error
 }

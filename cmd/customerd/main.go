@@ -97,9 +97,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer closeRedis()
 
+	feed, err := projections.NewFeed(projections.FeedConfig{Store: store, Codec: cdc})
+	if err != nil {
+		return err
+	}
 	runners := map[string]*projections.Runner{}
 	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}} {
-		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p})
+		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, Feed: feed})
 		if err != nil {
 			return err
 		}
@@ -128,6 +132,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	projCtx, stopProjections := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	wg.Go(func() { _ = feed.Run(projCtx) })
 	for _, r := range runners {
 		wg.Go(func() { _ = r.Run(projCtx) })
 	}

@@ -13,6 +13,16 @@ import (
 // Event is a decoded event of the log, as projectors receive it.
 type Event = projections.Event
 
+// EventTypes are the types of a customer's events: what the customer read
+// models subscribe to (projections.Subscriber).
+func EventTypes() []string {
+	var out []string
+	for _, t := range customer.Events() {
+		out = append(out, t.Event.EventType())
+	}
+	return out
+}
+
 // Group groups a batch's customer events by customer id, in the order the
 // customers first appear; other streams (reservations, accounts, …) are left
 // out.

@@ -128,6 +128,9 @@ type Projector struct{}
 // Name implements projections.Projector.
 func (Projector) Name() string { return Name }
 
+// EventTypes implements projections.Subscriber: a customer's events only.
+func (Projector) EventTypes() []string { return customerbatch.EventTypes() }
+
 // Project implements projections.Projector: it loads the views the batch
 // touches, applies the batch to them through the aggregate's Apply, and writes
 // them back with their list entries.

@@ -76,6 +76,9 @@ return 1
 // Name implements projections.Projector.
 func (Projector) Name() string { return Name }
 
+// EventTypes implements projections.Subscriber: a customer's events only.
+func (Projector) EventTypes() []string { return customerbatch.EventTypes() }
+
 // Project implements projections.Projector: for each customer the batch touches,
 // it applies the events to the kept state through the aggregate, then moves the
 // customer out of the postings of grams it lost and into those of grams it

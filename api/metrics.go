@@ -77,8 +77,10 @@ func (m *Metrics) Runners(rs ...*projections.Runner) {
 			func(s projections.Status) float64 { return float64(s.Checkpoint.Commit) })
 		gauge("customerd_projection_events_per_second", "Recent projection rate.",
 			func(s projections.Status) float64 { return s.EventsPerSecond })
-		gauge("customerd_projection_running", "1 while the runner is connected and projecting.",
+		gauge("customerd_projection_running", "1 while the runner is connected and projecting, or following the leader.",
 			func(s projections.Status) float64 { return boolFloat(s.Running) })
+		gauge("customerd_projection_leader", "1 while this instance holds the read model's lease and projects it.",
+			func(s projections.Status) float64 { return boolFloat(s.Leader) })
 		gauge("customerd_projection_generation", "Key generation of the read model.",
 			func(s projections.Status) float64 { return float64(s.Generation) })
 	}

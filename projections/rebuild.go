@@ -116,7 +116,11 @@ func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Positio
 	name := r.cfg.Projector.Name()
 	var old *Keys
 	switched := false
+	token := r.leaseToken()
 	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		if err := checkLease(ctx, tx, name, token); err != nil {
+			return err
+		}
 		cur, ok, err := CurrentKeys(ctx, tx, name)
 		if err != nil {
 			return err
@@ -138,11 +142,12 @@ func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Positio
 		}
 		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
 			w.Set(ctx, genKey(name), gen, 0)
+			w.Publish(ctx, CommitsChannel(name), fmt.Sprintf("%d %s %s", gen, cp, cp))
 			return nil
 		})
 		switched = err == nil
 		return err
-	}, genKey(name))
+	}, genKey(name), leaseKey(name))
 	if errors.Is(err, redis.TxFailedErr) {
 		return nil, false, nil
 	}

@@ -72,7 +72,12 @@ type Retirer interface {
 }
 
 // Keys names the keys of one generation of a read model.
-type Keys struct{ prefix string }
+type Keys struct {
+	prefix string
+	gen    int64
+}
+
+func (k Keys) generation() int64 { return k.gen }
 
 // Key joins parts under the generation's prefix: Key("c", id) is
 // "rm:<name>:<gen>:c:<id>".
@@ -99,7 +104,7 @@ func ModelPrefix(name string) string { return "rm:" + name + ":" }
 func genKey(name string) string { return ModelPrefix(name) + "gen" }
 
 func keysOf(name string, gen int64) Keys {
-	return Keys{prefix: ModelPrefix(name) + strconv.FormatInt(gen, 10) + ":"}
+	return Keys{prefix: ModelPrefix(name) + strconv.FormatInt(gen, 10) + ":", gen: gen}
 }
 
 // KeysAt names the keys of generation gen of a read model.
@@ -145,8 +150,16 @@ type Config struct {
 	// Clock is for lag figures. Default time.Now.
 	Clock func() time.Time
 	// CheckEvery is how often an idle runner checks that its generation still
-	// exists in Redis. Default one second.
+	// exists in Redis, and a follower reads the leader's checkpoint. Default one
+	// second.
 	CheckEvery time.Duration
+	// Lease is how long leadership of the read model lasts unrenewed (lease.go):
+	// when the leader dies, another instance takes over within about this long.
+	// Default three seconds.
+	Lease time.Duration
+	// Instance names this process in the lease, for operators. Default
+	// "<host>:<pid>".
+	Instance string
 }
 
 func (c *Config) setDefaults() {
@@ -165,6 +178,12 @@ func (c *Config) setDefaults() {
 	if c.CheckEvery == 0 {
 		c.CheckEvery = time.Second
 	}
+	if c.Lease == 0 {
+		c.Lease = 3 * time.Second
+	}
+	if c.Instance == "" {
+		c.Instance = defaultInstance()
+	}
 }
 
 // Validate reports every problem at once.
@@ -181,6 +200,9 @@ func (c Config) Validate() error {
 	if c.BatchSize < 0 || c.RebuildBatchSize < 0 || c.CheckEvery < 0 {
 		errs = append(errs, errors.New("batch sizes and the check interval must not be negative"))
 	}
+	if c.Lease < 0 || c.Lease > 0 && c.Lease < 30*time.Millisecond {
+		errs = append(errs, errors.New("the lease must be at least 30ms"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -191,6 +213,7 @@ type Runner struct {
 	wants   func(string) bool // the event types the projector is handed
 
 	mu      sync.Mutex
+	token   string // the lease's token while this runner leads
 	state   Status
 	changed chan struct{} // closed and replaced when the checkpoint moves
 	rate    rateMeter
@@ -226,9 +249,11 @@ func NewRunner(cfg Config) (*Runner, error) {
 	return r, nil
 }
 
-// Run keeps the read model up to date until ctx ends. Failures (Redis down, its
-// data lost, the store unreachable) are retried with backoff from the checkpoint
-// in Redis; Status reports them meanwhile.
+// Run keeps the read model up to date until ctx ends, while this instance
+// holds the read model's lease; otherwise it follows the leader's commits
+// (lease.go). Failures (Redis down, its data lost, the store unreachable) are
+// retried with backoff from the checkpoint in Redis; Status reports them
+// meanwhile.
 func (r *Runner) Run(ctx context.Context) error {
 	if r.ownFeed {
 		ctx, cancel := context.WithCancel(ctx)
@@ -237,27 +262,51 @@ func (r *Runner) Run(ctx context.Context) error {
 		defer func() { cancel(); wg.Wait() }()
 	}
 	backoff := 100 * time.Millisecond
-	for {
-		progressed, err := r.runOnce(ctx)
+	for ctx.Err() == nil {
+		token, err := r.tryLead(ctx)
+		if err == nil && token == "" {
+			token, err = r.followLeader(ctx)
+		}
 		if ctx.Err() != nil {
-			return nil
+			break
 		}
-		r.mu.Lock()
-		r.state.Running, r.state.LastError = false, err
-		r.signal()
-		r.mu.Unlock()
-		if progressed {
-			backoff = 100 * time.Millisecond
+		if err != nil {
+			r.failed(err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(jitter(backoff)):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = 100 * time.Millisecond
+		r.lead(ctx, token)
 	}
+	return nil
 }
+
+// failed records a failure: the runner is not running until it recovers.
+func (r *Runner) failed(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state.Running, r.state.LastError = false, err
+	r.signal()
+}
+
+func (r *Runner) setLeader(token string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.token, r.state.Leader = token, token != ""
+	r.signal()
+}
+
+func (r *Runner) leaseToken() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.token
+}
+
+func randN(d time.Duration) time.Duration { return rand.N(d) }
 
 // errRestart ends a run whose view of Redis is stale (another generation, lost
 // data): the next run reloads it.
@@ -431,7 +480,11 @@ func (r *Runner) retire(ctx context.Context) error {
 func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, events []Event,
 	last eventstore.RecordedEvent, covered, queued int, shadow bool) error {
 	name := r.cfg.Projector.Name()
+	token := r.leaseToken()
 	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		if err := checkLease(ctx, tx, name, token); err != nil {
+			return err
+		}
 		if !shadow {
 			gen, err := tx.Get(ctx, genKey(name)).Result()
 			if err != nil || ModelPrefix(name)+gen+":" != keys.Prefix() {
@@ -450,10 +503,13 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 				return err
 			}
 			w.Set(ctx, checkpointKey(keys), last.Position.String(), 0)
+			if !shadow {
+				w.Publish(ctx, CommitsChannel(name), fmt.Sprintf("%d %s %s", keys.gen, cp, last.Position))
+			}
 			return nil
 		})
 		return err
-	}, genKey(name), checkpointKey(keys))
+	}, genKey(name), checkpointKey(keys), leaseKey(name))
 	if errors.Is(err, redis.TxFailedErr) {
 		err = errRestart
 	}
@@ -480,6 +536,17 @@ func (r *Runner) setJoined(joined bool) {
 	defer r.mu.Unlock()
 	r.state.Joined = joined
 	r.signal()
+}
+
+// checkLease refuses a transaction of a runner that does not hold the lease
+// (token ""), or no longer does. The caller WATCHes the lease key, so a lease
+// taken over between this check and EXEC fails the transaction too.
+func checkLease(ctx context.Context, tx *redis.Tx, name, token string) error {
+	held, err := tx.Get(ctx, leaseKey(name)).Result()
+	if errors.Is(err, redis.Nil) || err == nil && (token == "" || held != token) {
+		return ErrNotLeader
+	}
+	return err
 }
 
 // signal wakes WaitFor callers; r.mu is held.

@@ -29,6 +29,9 @@ type Status struct {
 	// Joined says the runner is fed by the shared feed; false while it catches up
 	// on its own.
 	Joined bool
+	// Leader says this instance holds the read model's lease and projects it;
+	// a follower's checkpoint is the leader's, as read from Redis.
+	Leader bool
 	// LastError is the last failure, if any since the last success.
 	LastError error
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/fieldservice/customer-service/eventstore/kurrent"
 	"github.com/fieldservice/customer-service/keystore"
 	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
+	keytable "github.com/fieldservice/customer-service/keystore/postgres"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
@@ -66,7 +67,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	keyStore, err := keyfile.Open(filepath.Join(cfg.Data, "keys.db"))
+	keyStore, err := openKeyStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("customerd serving", "addr", ln.Addr().String(), "data", cfg.Data, "eventstore", storeKind(cfg),
-		"redis", redisKind(cfg), "tokens", cfg.Tokens)
+		"redis", redisKind(cfg), "keystore", keyStoreKind(cfg), "tokens", cfg.Tokens)
 
 	select {
 	case err := <-served:
@@ -179,6 +180,13 @@ func masterKey(cfg config, log *slog.Logger) (*keystore.MasterKey, error) {
 			"file", cfg.MasterKeyFile)
 	}
 	return k, err
+}
+
+func openKeyStore(ctx context.Context, cfg config) (keystore.Store, error) {
+	if cfg.KeyStore == "" {
+		return keyfile.Open(filepath.Join(cfg.Data, "keys.db"))
+	}
+	return keytable.Open(ctx, cfg.KeyStore)
 }
 
 func openStore(ctx context.Context, cfg config) (eventstore.Store, error) {
@@ -212,6 +220,13 @@ func storeKind(cfg config) string {
 		return "embedded"
 	}
 	return "kurrentdb"
+}
+
+func keyStoreKind(cfg config) string {
+	if cfg.KeyStore == "" {
+		return "file"
+	}
+	return "postgresql"
 }
 
 func redisKind(cfg config) string {

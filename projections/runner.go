@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -160,6 +161,8 @@ type Config struct {
 	// Instance names this process in the lease, for operators. Default
 	// "<host>:<pid>".
 	Instance string
+	// Logger hears of rebuilds and why they happen. Default slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -183,6 +186,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Instance == "" {
 		c.Instance = defaultInstance()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 }
 
@@ -324,6 +330,7 @@ func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, er
 		// A first build, or Redis lost its data: build a new generation aside and
 		// make it current only once it has caught up with the log, so that readers
 		// get "not built yet" meanwhile, never a half-built model.
+		r.cfg.Logger.Info("building read model from the event log", "read_model", name)
 		if err := r.Rebuild(ctx); err != nil {
 			return Keys{}, 0, eventstore.Position{}, err
 		}
@@ -333,7 +340,55 @@ func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, er
 	}
 	keys := keysOf(name, gen)
 	cp, err := readCheckpoint(ctx, rdb, keys)
-	return keys, gen, cp, err
+	if err != nil {
+		return keys, gen, cp, err
+	}
+	// A model ahead of the log was built from another log, or the log was
+	// restored from an older backup: it cannot be caught up, only rebuilt.
+	last, err := r.cfg.Store.LastPosition(ctx)
+	if err != nil {
+		return keys, gen, cp, err
+	}
+	if cp.Compare(last) > 0 {
+		r.cfg.Logger.Warn("read model is ahead of the event log: rebuilding it", "read_model", name,
+			"checkpoint", cp.String(), "log_ends_at", last.String())
+		if err := r.discard(ctx, keys); err != nil {
+			return keys, gen, cp, err
+		}
+		return r.load(ctx)
+	}
+	return keys, gen, cp, nil
+}
+
+// discard makes a generation no longer current and deletes its keys, if it is
+// still the current one.
+func (r *Runner) discard(ctx context.Context, keys Keys) error {
+	name := r.cfg.Projector.Name()
+	token := r.leaseToken()
+	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		if err := checkLease(ctx, tx, name, token); err != nil {
+			return err
+		}
+		gen, err := tx.Get(ctx, genKey(name)).Int64()
+		if errors.Is(err, redis.Nil) || err == nil && gen != keys.gen {
+			return nil // another generation is current already, or none
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
+			w.Del(ctx, genKey(name))
+			return nil
+		})
+		return err
+	}, genKey(name), leaseKey(name))
+	if errors.Is(err, redis.TxFailedErr) {
+		return errRestart
+	}
+	if err != nil {
+		return err
+	}
+	return deleteKeys(ctx, r.cfg.Redis, keys.Prefix())
 }
 
 func readCheckpoint(ctx context.Context, rdb redis.Cmdable, keys Keys) (eventstore.Position, error) {

@@ -249,3 +249,36 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// A read model ahead of the log (a snapshot of another log, a log restored from
+// an older backup) is rebuilt, not trusted.
+func TestModelAheadOfTheLogIsRebuilt(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		long := newWorld(t)
+		r := long.runner(t, rdb, 64)
+		stop := start(t, r)
+		last := long.write(t, 10, "X")
+		waitFor(t, r, last.Position)
+		stop()
+		gen := r.Status().Generation
+
+		short := newWorld(t) // another log, shorter
+		last = short.write(t, 2, "Y")
+		r2 := short.runner(t, rdb, 64)
+		start(t, r2)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := r2.Await(ctx, func(s projections.Status) bool {
+			return s.Running && s.Generation != gen && s.Checkpoint.Compare(last.Position) >= 0
+		}); err != nil {
+			t.Fatalf("no rebuild of a model ahead of the log: %v (status %+v)", err, r2.Status())
+		}
+		page, err := customerview.List(ctx, rdb, customerview.ListQuery{Limit: 100})
+		if err != nil || len(page.Items) != 2 {
+			t.Fatalf("the rebuilt list holds %d customers (%v), want the short log's 2", len(page.Items), err)
+		}
+		if n, _ := rdb.Keys(ctx, projections.KeysAt(customerview.Name, gen).Prefix()+"*").Result(); len(n) != 0 {
+			t.Fatalf("%d keys of the discarded generation are left", len(n))
+		}
+	})
+}

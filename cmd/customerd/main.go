@@ -15,14 +15,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/api"
 	"github.com/fieldservice/customer-service/api/auth"
@@ -92,7 +91,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	rdb, closeRedis, err := openRedis(cfg, log)
+	rdb, closeRedis, err := openRedis(ctx, cfg, keys.MasterKeyID(), log)
 	if err != nil {
 		return err
 	}
@@ -104,7 +103,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	runners := map[string]*projections.Runner{}
 	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}} {
-		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, Feed: feed})
+		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, Feed: feed, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -196,25 +195,6 @@ func openStore(ctx context.Context, cfg config) (eventstore.Store, error) {
 	return kurrent.Open(ctx, kurrent.Config{URL: cfg.EventStore, StreamPrefixes: commands.StreamPrefixes()})
 }
 
-// openRedis connects to the configured Redis, or starts the in-process one.
-func openRedis(cfg config, log *slog.Logger) (*redis.Client, func(), error) {
-	if cfg.Redis != "" {
-		opts, err := redis.ParseURL(cfg.Redis)
-		if err != nil {
-			return nil, nil, fmt.Errorf("redis: %w", err)
-		}
-		rdb := redis.NewClient(opts)
-		return rdb, func() { rdb.Close() }, nil
-	}
-	m := miniredis.NewMiniRedis()
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, nil, fmt.Errorf("in-process redis: %w", err)
-	}
-	log.Debug("in-process redis", "addr", m.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return rdb, func() { rdb.Close(); m.Close() }, nil
-}
-
 func storeKind(cfg config) string {
 	if cfg.EventStore == "" {
 		return "embedded"
@@ -230,8 +210,16 @@ func keyStoreKind(cfg config) string {
 }
 
 func redisKind(cfg config) string {
-	if cfg.Redis == "" {
-		return "in-process"
+	switch {
+	case cfg.Redis != "":
+		return "external"
+	case hasRedisServer():
+		return "embedded redis-server, saved in the data directory"
 	}
-	return "external"
+	return "in-process, rebuilt at start"
+}
+
+func hasRedisServer() bool {
+	_, err := exec.LookPath("redis-server")
+	return err == nil
 }

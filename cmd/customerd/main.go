@@ -22,7 +22,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/fieldservice/customer-service/api"
 	"github.com/fieldservice/customer-service/api/auth"
 	"github.com/fieldservice/customer-service/codec"

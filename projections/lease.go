@@ -18,11 +18,15 @@ import (
 // Leadership. Several instances of the service may share one Redis: each read
 // model is projected by one of them at a time, the holder of its lease, a key
 // "rm:<name>:lease" set with SET NX PX to a token of the holder's own and
-// renewed at a third of its lifetime. Every commit of the leader checks, inside
-// its transaction (the lease key is WATCHed with the checkpoint), that the key
-// still holds its token: a leader paused past its lease (a long GC, a frozen
-// VM) finds its next commit refused, never applied over its successor's. When
-// the leader dies, its lease expires and another instance takes over.
+// renewed at a third of its lifetime, and with every commit. Every commit of
+// the leader checks, inside its transaction (the lease key is WATCHed with the
+// checkpoint), that the key holds its token, or nobody's: a leader paused past
+// its lease (a long GC, a frozen VM) finds its next commit refused if another
+// instance has taken over, never applied over its successor's. When the leader
+// dies, its lease expires and another instance takes over. A rebuild's writes
+// to its new generation are not fenced (nobody reads them); making it current
+// is. A fenced transaction must take less than the lease: one that outlasts it
+// fails (the watched key expires) and is tried again.
 //
 // The others follow: each commit publishes "<generation> <from> <to>" on
 // "rm:<name>:commits", and a follower's Status (and so WaitFor, X-Min-Position
@@ -39,9 +43,13 @@ func leaseKey(name string) string { return ModelPrefix(name) + "lease" }
 // commit on, as "<generation> <from position> <to position>".
 func CommitsChannel(name string) string { return ModelPrefix(name) + "commits" }
 
-// renewScript extends the lease if it is still the caller's.
+// renewScript extends the lease if it is still the caller's, or takes it back
+// if it ran out while nobody took it (a long transaction kept the renewal
+// waiting): nobody else can have projected meanwhile.
 var renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not held then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`)
 
 // releaseScript gives the lease up if it is still the caller's, so that
@@ -93,7 +101,6 @@ func (r *Runner) lead(ctx context.Context, token string) {
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		last := time.Now()
 		tick := time.NewTicker(r.cfg.Lease / 3)
 		defer tick.Stop()
 		for {
@@ -102,13 +109,12 @@ func (r *Runner) lead(ctx context.Context, token string) {
 				return
 			case <-tick.C:
 			}
+			r.fence.Lock()
 			n, err := renewScript.Run(leadCtx, r.cfg.Redis, []string{leaseKey(name)}, token, r.cfg.Lease.Milliseconds()).Int()
-			switch {
-			case err == nil && n == 1:
-				last = time.Now()
-			case err == nil || time.Since(last) >= r.cfg.Lease:
-				// Taken over, or expired while Redis did not answer: stop before a
-				// commit is refused.
+			r.fence.Unlock()
+			if err == nil && n == 0 {
+				// Taken over. (A renewal that fails, with Redis down or busy, changes
+				// nothing: the fence refuses commits if another took the lease.)
 				lost()
 				return
 			}

@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,6 +105,36 @@ func TestStaleLeaderCommitIsRefused(t *testing.T) {
 		page, _ := customerview.List(ctx, rdb, customerview.ListQuery{Limit: 100})
 		if len(page.Items) != 3 {
 			t.Fatalf("the list holds %d customers, want the 3 committed before the lease was lost", len(page.Items))
+		}
+	})
+}
+
+// slow is a recorder whose every transaction takes about as long as the
+// lease's renewal interval.
+type slow struct{ recorder }
+
+func (p slow) Project(ctx context.Context, keys projections.Keys, r redis.Cmdable, w redis.Pipeliner, batch []projections.Event) error {
+	time.Sleep(60 * time.Millisecond) // work that spans a renewal, not a wait for anything
+	return p.recorder.Project(ctx, keys, r, w, batch)
+}
+
+// A leader's own renewals of its lease do not fail its transactions (they
+// watch the lease key), in a build or live: slow transactions finish.
+func TestRenewalsDoNotFailTheLeadersTransactions(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		w := newWorld(t)
+		last := w.write(t, 6, "Q") // a first build
+		r, err := projections.NewRunner(projections.Config{Store: w.Store, Codec: w.Codec, Redis: rdb,
+			Projector: slow{recorder{name: "slow"}}, Lease: 180 * time.Millisecond, BatchSize: 4, RebuildBatchSize: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start(t, r)
+		waitFor(t, r, last.Position)
+		last = w.write(t, 3, "R") // and live commits
+		waitFor(t, r, last.Position)
+		if got, want := seen(t, rdb, "slow"), logPositions(t, w.Store, func(string) bool { return true }); !slices.Equal(got, want) {
+			t.Fatalf("the model holds %d positions, the log %d", len(got), len(want))
 		}
 	})
 }

@@ -117,6 +117,8 @@ func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Positio
 	var old *Keys
 	switched := false
 	token := r.leaseToken()
+	r.fence.Lock()
+	defer r.fence.Unlock()
 	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
 		if err := checkLease(ctx, tx, name, token); err != nil {
 			return err
@@ -142,6 +144,7 @@ func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Positio
 		}
 		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
 			w.Set(ctx, genKey(name), gen, 0)
+			r.holdLease(ctx, w, token)
 			w.Publish(ctx, CommitsChannel(name), fmt.Sprintf("%d %s %s", gen, cp, cp))
 			return nil
 		})

@@ -218,6 +218,10 @@ type Runner struct {
 	ownFeed bool
 	wants   func(string) bool // the event types the projector is handed
 
+	// fence serializes the transactions that watch the lease key with this
+	// runner's own renewals of it, which would fail them.
+	fence sync.Mutex
+
 	mu      sync.Mutex
 	token   string // the lease's token while this runner leads
 	state   Status
@@ -365,6 +369,8 @@ func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, er
 func (r *Runner) discard(ctx context.Context, keys Keys) error {
 	name := r.cfg.Projector.Name()
 	token := r.leaseToken()
+	r.fence.Lock()
+	defer r.fence.Unlock()
 	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
 		if err := checkLease(ctx, tx, name, token); err != nil {
 			return err
@@ -378,6 +384,7 @@ func (r *Runner) discard(ctx context.Context, keys Keys) error {
 		}
 		_, err = tx.TxPipelined(ctx, func(w redis.Pipeliner) error {
 			w.Del(ctx, genKey(name))
+			r.holdLease(ctx, w, token)
 			return nil
 		})
 		return err
@@ -536,11 +543,19 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 	last eventstore.RecordedEvent, covered, queued int, shadow bool) error {
 	name := r.cfg.Projector.Name()
 	token := r.leaseToken()
+	watched := []string{genKey(name), checkpointKey(keys)}
+	if !shadow {
+		// The lease key is watched too, so this instance's own renewals must
+		// not touch it meanwhile.
+		r.fence.Lock()
+		defer r.fence.Unlock()
+		watched = append(watched, leaseKey(name))
+	}
 	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
-		if err := checkLease(ctx, tx, name, token); err != nil {
-			return err
-		}
 		if !shadow {
+			if err := checkLease(ctx, tx, name, token); err != nil {
+				return err
+			}
 			gen, err := tx.Get(ctx, genKey(name)).Result()
 			if err != nil || ModelPrefix(name)+gen+":" != keys.Prefix() {
 				return errRestart // lost data, or switched to a rebuilt generation
@@ -559,12 +574,13 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 			}
 			w.Set(ctx, checkpointKey(keys), last.Position.String(), 0)
 			if !shadow {
+				r.holdLease(ctx, w, token)
 				w.Publish(ctx, CommitsChannel(name), fmt.Sprintf("%d %s %s", keys.gen, cp, last.Position))
 			}
 			return nil
 		})
 		return err
-	}, genKey(name), checkpointKey(keys), leaseKey(name))
+	}, watched...)
 	if errors.Is(err, redis.TxFailedErr) {
 		err = errRestart
 	}
@@ -593,15 +609,27 @@ func (r *Runner) setJoined(joined bool) {
 	r.signal()
 }
 
-// checkLease refuses a transaction of a runner that does not hold the lease
-// (token ""), or no longer does. The caller WATCHes the lease key, so a lease
-// taken over between this check and EXEC fails the transaction too.
+// checkLease refuses a transaction of a runner that does not lead (token "")
+// or whose lease another instance holds now. The caller WATCHes the lease key,
+// so a lease taken between this check and EXEC fails the transaction too, and
+// queues holdLease in it.
 func checkLease(ctx context.Context, tx *redis.Tx, name, token string) error {
+	if token == "" {
+		return ErrNotLeader
+	}
 	held, err := tx.Get(ctx, leaseKey(name)).Result()
-	if errors.Is(err, redis.Nil) || err == nil && (token == "" || held != token) {
+	if errors.Is(err, redis.Nil) {
+		return nil // ran out with nobody taking it: the transaction takes it back
+	}
+	if err == nil && held != token {
 		return ErrNotLeader
 	}
 	return err
+}
+
+// holdLease renews (or takes back) the lease in a fenced transaction.
+func (r *Runner) holdLease(ctx context.Context, w redis.Pipeliner, token string) {
+	w.Set(ctx, leaseKey(r.cfg.Projector.Name()), token, r.cfg.Lease)
 }
 
 // signal wakes WaitFor callers; r.mu is held.

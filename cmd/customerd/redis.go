@@ -174,10 +174,13 @@ func launch(ctx context.Context, path, dir string) (*child, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: c.addr, Password: c.pass, MaxRetries: -1})
 	defer rdb.Close()
 	for {
-		// PING answers LOADING while the snapshot loads.
-		err := rdb.Ping(ctx).Err()
-		if err == nil {
-			return c, nil
+		// First the port (dialled here: the client would log every refusal),
+		// then PING, which answers LOADING while the snapshot loads.
+		if conn, err := net.DialTimeout("tcp", c.addr, time.Second); err == nil {
+			conn.Close()
+			if rdb.Ping(ctx).Err() == nil {
+				return c, nil
+			}
 		}
 		select {
 		case werr := <-c.exit:

@@ -1,19 +1,3 @@
-// Package projections keeps the Redis read models up to date with the event log.
-// A Runner keeps one read model: it follows the store's global log from a
-// checkpoint kept in Redis and hands batches of decoded events to its Projector;
-// the projector's writes and the new checkpoint commit together in one
-// MULTI/EXEC, so a crash replays at most one batch, with the same result.
-//
-// Runners share a Feed: one subscription to the log, each event decoded once
-// and handed to every runner that has caught up with it. A runner that is
-// behind (a first build, a restart from an older checkpoint, a rebuild) reads
-// the log on its own until it reaches the feed, then joins it.
-//
-// Keys of a read model live under "rm:<name>:<generation>:". The current
-// generation is in "rm:<name>:gen"; a rebuild fills the next generation from the
-// start of the log while queries keep reading the current one, then switches the
-// pointer in one transaction. If Redis loses its data (the pointer is gone), the
-// runner rebuilds from the start by itself.
 package projections
 
 import (

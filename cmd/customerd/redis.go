@@ -104,8 +104,12 @@ func startChild(ctx context.Context, path, dir, masterID string, log *slog.Logge
 		// the connection closing.
 		sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		_ = rdb.Shutdown(sctx).Err()
 		rdb.Close()
+		// A client of its own that does not retry: the closed connection is
+		// the answer, and a retry would only find the port closed.
+		last := redis.NewClient(&redis.Options{Addr: c.addr, Password: c.pass, MaxRetries: -1})
+		_ = last.Shutdown(sctx).Err()
+		last.Close()
 		select {
 		case <-c.exit:
 		case <-sctx.Done():

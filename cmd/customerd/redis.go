@@ -108,7 +108,7 @@ func startChild(ctx context.Context, path, dir, masterID string, log *slog.Logge
 		// A client of its own that does not retry: the closed connection is
 		// the answer, and a retry would only find the port closed.
 		last := redis.NewClient(&redis.Options{Addr: c.addr, Password: c.pass, MaxRetries: -1})
-		_ = last.Shutdown(sctx).Err()
+		_ = last.Do(sctx, "SHUTDOWN", "SAVE", "FORCE").Err() // FORCE: as on SIGTERM, above
 		last.Close()
 		select {
 		case <-c.exit:
@@ -168,6 +168,10 @@ func launch(ctx context.Context, path, dir string) (*child, error) {
 		"port " + strconv.Itoa(port), "bind 127.0.0.1", "protected-mode yes", "requirepass " + c.pass,
 		"dir " + strconv.Quote(dir), "dbfilename " + snapshotFile, "logfile " + strconv.Quote(logFile),
 		"save 300 1 60 1000", "appendonly no", "daemonize no",
+		// Exit on SIGTERM even when the final save fails (a full disk, a removed
+		// directory): the older snapshot is consistent, and catching up from it is
+		// better than a redis-server left running with nobody to stop it.
+		`shutdown-on-sigterm "save force"`,
 	}, "\n") + "\n")
 	// Die with customerd: SIGTERM makes redis-server save before it exits.
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"sync"
 	"time"
@@ -199,7 +198,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
+		case <-time.After(jitter(backoff)):
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}

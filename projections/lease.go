@@ -216,5 +216,3 @@ func (r *Runner) followed(gen int64, cp eventstore.Position, built bool) {
 	r.state.Running, r.state.LastError = built, nil
 	r.signal()
 }
-
-func jitter(d time.Duration) time.Duration { return d/2 + randN(d/2+1) }

@@ -300,7 +300,9 @@ func (r *Runner) leaseToken() string {
 	return r.token
 }
 
-func randN(d time.Duration) time.Duration { return rand.N(d) }
+// jitter is a backoff of about d: between d/2 and d, so that instances that
+// failed together do not retry together.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // errRestart ends a run whose view of Redis is stale (another generation, lost
 // data): the next run reloads it.

@@ -216,3 +216,26 @@ func (r *Runner) followed(gen int64, cp eventstore.Position, built bool) {
 	r.state.Running, r.state.LastError = built, nil
 	r.signal()
 }
+
+// checkLease refuses a transaction of a runner that does not lead (token "")
+// or whose lease another instance holds now. The caller WATCHes the lease key,
+// so a lease taken between this check and EXEC fails the transaction too, and
+// queues holdLease in it.
+func checkLease(ctx context.Context, tx *redis.Tx, name, token string) error {
+	if token == "" {
+		return ErrNotLeader
+	}
+	held, err := tx.Get(ctx, leaseKey(name)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil // ran out with nobody taking it: the transaction takes it back
+	}
+	if err == nil && held != token {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// holdLease renews (or takes back) the lease in a fenced transaction.
+func (r *Runner) holdLease(ctx context.Context, w redis.Pipeliner, token string) {
+	w.Set(ctx, leaseKey(r.cfg.Projector.Name()), token, r.cfg.Lease)
+}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -54,146 +52,6 @@ type RebuildBatcher interface {
 // keys, so an upgraded Redis does not keep both.
 type Retirer interface {
 	Retired() []string
-}
-
-// Keys names the keys of one generation of a read model.
-type Keys struct {
-	prefix string
-	gen    int64
-}
-
-func (k Keys) generation() int64 { return k.gen }
-
-// Key joins parts under the generation's prefix: Key("c", id) is
-// "rm:<name>:<gen>:c:<id>".
-func (k Keys) Key(parts ...string) string {
-	s := k.prefix
-	for i, p := range parts {
-		if i > 0 {
-			s += ":"
-		}
-		s += p
-	}
-	return s
-}
-
-// Prefix is the generation's prefix, ending in ":".
-func (k Keys) Prefix() string { return k.prefix }
-
-// ModelPrefix is what every key of a read model starts with: its generation
-// pointer is ModelPrefix(name)+"gen", and generation g's keys are under
-// ModelPrefix(name)+g+":". A Lua script that finds the generation itself
-// builds its keys so.
-func ModelPrefix(name string) string { return "rm:" + name + ":" }
-
-func genKey(name string) string { return ModelPrefix(name) + "gen" }
-
-func keysOf(name string, gen int64) Keys {
-	return Keys{prefix: ModelPrefix(name) + strconv.FormatInt(gen, 10) + ":", gen: gen}
-}
-
-// KeysAt names the keys of generation gen of a read model.
-func KeysAt(name string, gen int64) Keys { return keysOf(name, gen) }
-
-func checkpointKey(k Keys) string { return k.Key("checkpoint") }
-
-// CurrentKeys returns the keys of the generation queries should read, or false
-// when the read model has none yet (a first build, or Redis lost its data).
-func CurrentKeys(ctx context.Context, r redis.Cmdable, name string) (Keys, bool, error) {
-	gen, err := r.Get(ctx, genKey(name)).Int64()
-	if errors.Is(err, redis.Nil) {
-		return Keys{}, false, nil
-	}
-	if err != nil {
-		return Keys{}, false, err
-	}
-	return keysOf(name, gen), true, nil
-}
-
-// Config configures a Runner.
-type Config struct {
-	// Store is the log the runner reads. Required.
-	Store eventstore.Store
-	// Codec decodes (and unseals) the log's events. Required.
-	Codec *codec.Codec
-	// Redis holds the read model and its checkpoint. Required.
-	Redis *redis.Client
-	// Projector maintains the read model. Required.
-	Projector Projector
-	// Feed is the shared reader of the log the runner joins once it has caught
-	// up; whoever made it runs it. Default: a feed of the runner's own, which
-	// Run runs.
-	Feed *Feed
-	// BatchSize caps the events of one transaction while the runner catches up
-	// on its own. Default 512.
-	BatchSize int
-	// RebuildBatchSize caps the events of one transaction of a rebuild, which
-	// nobody reads until it is done: larger batches share more writes (a read
-	// model's key touched by many customers is written once). Default: the
-	// projector's RebuildBatchSize if it has one (RebuildBatcher), else 8192.
-	RebuildBatchSize int
-	// Clock is for lag figures. Default time.Now.
-	Clock func() time.Time
-	// CheckEvery is how often an idle runner checks that its generation still
-	// exists in Redis, and a follower reads the leader's checkpoint. Default one
-	// second.
-	CheckEvery time.Duration
-	// Lease is how long leadership of the read model lasts unrenewed (lease.go):
-	// when the leader dies, another instance takes over within about this long.
-	// Default three seconds.
-	Lease time.Duration
-	// Instance names this process in the lease, for operators. Default
-	// "<host>:<pid>".
-	Instance string
-	// Logger hears of rebuilds and why they happen. Default slog.Default().
-	Logger *slog.Logger
-}
-
-func (c *Config) setDefaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = 512
-	}
-	if b, ok := c.Projector.(RebuildBatcher); ok && c.RebuildBatchSize == 0 {
-		c.RebuildBatchSize = b.RebuildBatchSize()
-	}
-	if c.RebuildBatchSize == 0 {
-		c.RebuildBatchSize = 8192
-	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
-	if c.CheckEvery == 0 {
-		c.CheckEvery = time.Second
-	}
-	if c.Lease == 0 {
-		c.Lease = 3 * time.Second
-	}
-	if c.Instance == "" {
-		c.Instance = defaultInstance()
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-}
-
-// Validate reports every problem at once.
-func (c Config) Validate() error {
-	var errs []error
-	for _, r := range []struct {
-		name    string
-		missing bool
-	}{{"store", c.Store == nil}, {"codec", c.Codec == nil}, {"redis", c.Redis == nil}, {"projector", c.Projector == nil}} {
-		if r.missing {
-			errs = append(errs, fmt.Errorf("%s is required", r.name))
-		}
-	}
-	if c.BatchSize < 0 || c.RebuildBatchSize < 0 || c.CheckEvery < 0 {
-		errs = append(errs, errors.New("batch sizes and the check interval must not be negative"))
-	}
-	if c.Lease < 0 || c.Lease > 0 && c.Lease < 30*time.Millisecond {
-		errs = append(errs, errors.New("the lease must be at least 30ms"))
-	}
-	return errors.Join(errs...)
 }
 
 // Runner runs one projector.
@@ -382,17 +240,6 @@ func (r *Runner) discard(ctx context.Context, keys Keys) error {
 		return err
 	}
 	return deleteKeys(ctx, r.cfg.Redis, keys.Prefix())
-}
-
-func readCheckpoint(ctx context.Context, rdb redis.Cmdable, keys Keys) (eventstore.Position, error) {
-	s, err := rdb.Get(ctx, checkpointKey(keys)).Result()
-	if errors.Is(err, redis.Nil) {
-		return eventstore.Position{}, nil
-	}
-	if err != nil {
-		return eventstore.Position{}, err
-	}
-	return eventstore.ParsePosition(s)
 }
 
 func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
@@ -593,29 +440,6 @@ func (r *Runner) setJoined(joined bool) {
 	defer r.mu.Unlock()
 	r.state.Joined = joined
 	r.signal()
-}
-
-// checkLease refuses a transaction of a runner that does not lead (token "")
-// or whose lease another instance holds now. The caller WATCHes the lease key,
-// so a lease taken between this check and EXEC fails the transaction too, and
-// queues holdLease in it.
-func checkLease(ctx context.Context, tx *redis.Tx, name, token string) error {
-	if token == "" {
-		return ErrNotLeader
-	}
-	held, err := tx.Get(ctx, leaseKey(name)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil // ran out with nobody taking it: the transaction takes it back
-	}
-	if err == nil && held != token {
-		return ErrNotLeader
-	}
-	return err
-}
-
-// holdLease renews (or takes back) the lease in a fenced transaction.
-func (r *Runner) holdLease(ctx context.Context, w redis.Pipeliner, token string) {
-	w.Set(ctx, leaseKey(r.cfg.Projector.Name()), token, r.cfg.Lease)
 }
 
 // signal wakes WaitFor callers; r.mu is held.

@@ -108,8 +108,14 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 	}
 	projectors := []projections.Projector{search.Projector{RangeBits: *rangeBits}, customerview.Projector{}}
+	// Runners started together share one feed, as customerd's do.
+	feed, err := projections.NewFeed(projections.FeedConfig{Store: store, Codec: cdc, BatchSize: 1024})
+	check(err)
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
+	go feed.Run(feedCtx)
 	start := func(p projections.Projector) (*projections.Runner, context.CancelFunc) {
-		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, BatchSize: 1024})
+		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, BatchSize: 1024, Feed: feed})
 		check(err)
 		rctx, cancel := context.WithCancel(ctx)
 		go r.Run(rctx)

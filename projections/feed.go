@@ -56,6 +56,9 @@ type Feed struct {
 	// wants every type.
 	types map[string]bool
 	all   bool
+	// typesVer counts registrations: a batch decoded for fewer types than a
+	// member wants is decoded again before it is handed out.
+	typesVer uint64
 	// members are the runners fed now; cursor is the last position handed to
 	// them (or, while there are none, where the next subscription starts).
 	members map[*member]struct{}
@@ -94,6 +97,7 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 func (f *Feed) register(p Projector) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.typesVer++
 	s, ok := p.(Subscriber)
 	if !ok {
 		f.all = true
@@ -104,18 +108,19 @@ func (f *Feed) register(p Projector) {
 	}
 }
 
-// wanted returns the test of whether an event type is decoded.
-func (f *Feed) wanted() func(string) bool {
+// wanted returns the test of whether an event type is decoded, and the
+// registrations it reflects.
+func (f *Feed) wanted() (func(string) bool, uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.all {
-		return func(string) bool { return true }
+		return func(string) bool { return true }, f.typesVer
 	}
 	types := make(map[string]bool, len(f.types))
 	for t := range f.types {
 		types[t] = true
 	}
-	return func(t string) bool { return types[t] }
+	return func(t string) bool { return types[t] }, f.typesVer
 }
 
 // join makes a runner whose read model reflects the log up to cp a member, if
@@ -226,7 +231,7 @@ func (f *Feed) tail(ctx context.Context, from eventstore.Position, epoch uint64)
 		}
 	}()
 	raw := make([]eventstore.RecordedEvent, 0, f.cfg.BatchSize)
-	wants := f.wanted() // runners register before they run
+	wants, ver := f.wanted()
 	for {
 		f.mu.Lock()
 		changed, stale := f.changed, len(f.members) == 0 || f.epoch != epoch
@@ -264,25 +269,37 @@ func (f *Feed) tail(ctx context.Context, from eventstore.Position, epoch uint64)
 				break drain
 			}
 		}
-		decoded, err := decode(ctx, f.cfg.Codec, raw, wants)
-		if err != nil {
-			return fed, err
-		}
-		b := batch{events: decoded, last: raw[len(raw)-1], raw: len(raw), queued: len(events)}
-		if !f.handOut(ctx, b, epoch) {
-			return fed, ctx.Err()
+		for {
+			decoded, err := decode(ctx, f.cfg.Codec, raw, wants)
+			if err != nil {
+				return fed, err
+			}
+			b := batch{events: decoded, last: raw[len(raw)-1], raw: len(raw), queued: len(events)}
+			handed, stale := f.handOut(ctx, b, epoch, ver)
+			if !stale {
+				if !handed {
+					return fed, ctx.Err()
+				}
+				break
+			}
+			wants, ver = f.wanted() // a runner registered meanwhile: decode for it too
 		}
 		fed = true
 	}
 }
 
-// handOut gives b to every member, at the pace of the slowest. It reports false
-// when the feed is to stop.
-func (f *Feed) handOut(ctx context.Context, b batch, epoch uint64) bool {
+// handOut gives b to every member, at the pace of the slowest. It reports
+// false when the feed is to stop, and stale, handing out nothing, when b was
+// decoded before a runner registered types it does not hold.
+func (f *Feed) handOut(ctx context.Context, b batch, epoch, typesVer uint64) (handed, stale bool) {
 	f.mu.Lock()
+	if f.typesVer != typesVer {
+		f.mu.Unlock()
+		return false, true
+	}
 	if f.epoch != epoch {
 		f.mu.Unlock()
-		return true // a new start: this batch is nobody's
+		return true, false // a new start: this batch is nobody's
 	}
 	f.cursor = b.last.Position
 	members := make([]*member, 0, len(f.members))
@@ -295,10 +312,10 @@ func (f *Feed) handOut(ctx context.Context, b batch, epoch uint64) bool {
 		case m.ch <- b:
 		case <-m.done:
 		case <-ctx.Done():
-			return false
+			return false, false
 		}
 	}
-	return true
+	return true, false
 }
 
 // decode decodes the events of raw whose type wants accepts, on every core:

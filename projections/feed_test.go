@@ -203,3 +203,44 @@ func firstDiff(got, want []string) string {
 	}
 	return "one is a prefix of the other"
 }
+
+// A runner made while the feed runs, wanting types nobody wanted before, is
+// handed them: the feed decodes for it from then on.
+func TestRunnerWithNewTypesJoinsARunningFeed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
+		w := newWorld(t)
+		feed, err := projections.NewFeed(projections.FeedConfig{Store: w.Store, Codec: w.Codec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go feed.Run(ctx)
+		customerTypes := customerbatch.EventTypes()
+		otherTypes := []string{"EmailReserved", "EmailReleased", "CustomerNumberAssigned"}
+		newRunner := func(p projections.Projector) *projections.Runner {
+			r, err := projections.NewRunner(projections.Config{Store: w.Store, Codec: w.Codec, Redis: rdb, Projector: p, Feed: feed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go r.Run(ctx)
+			return r
+		}
+		first := newRunner(typedRecorder{recorder{name: "reservations", types: otherTypes}})
+		last := w.write(t, 5, "E")
+		awaitJoined(t, first, last.Position)
+
+		second := newRunner(typedRecorder{recorder{name: "customers", types: customerTypes}})
+		last = w.write(t, 10, "F")
+		awaitJoined(t, second, last.Position)
+		awaitJoined(t, first, last.Position)
+		mine := logPositions(t, w.Store, func(typ string) bool { return slices.Contains(customerTypes, typ) })
+		if got := seen(t, rdb, "customers"); !slices.Equal(got, mine) {
+			t.Errorf("the late runner holds %d positions, the log has %d customer events", len(got), len(mine))
+		}
+		theirs := logPositions(t, w.Store, func(typ string) bool { return slices.Contains(otherTypes, typ) })
+		if got := seen(t, rdb, "reservations"); !slices.Equal(got, theirs) {
+			t.Errorf("the first runner holds %d positions, the log has %d of its events", len(got), len(theirs))
+		}
+	})
+}

@@ -16,8 +16,6 @@ type Keys struct {
 	gen    int64
 }
 
-func (k Keys) generation() int64 { return k.gen }
-
 // Key joins parts under the generation's prefix: Key("c", id) is
 // "rm:<name>:<gen>:c:<id>".
 func (k Keys) Key(parts ...string) string {

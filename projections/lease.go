@@ -190,7 +190,7 @@ func (r *Runner) observe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.followed(keys.generation(), cp, true)
+	r.followed(keys.gen, cp, true)
 	return nil
 }
 

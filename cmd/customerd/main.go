@@ -1,9 +1,11 @@
 // Command customerd serves the Customer service's HTTP API.
 //
 // With no flags it runs the embedded mode: events in a bbolt file under ./data,
-// read models in an in-process Redis-protocol server rebuilt from the log at
-// start, listening on 127.0.0.1:8080. --eventstore and --redis point it at
-// KurrentDB and a real Redis instead. customerd --help lists every setting.
+// read models in a redis-server it runs itself with its snapshot in the data
+// directory (or, without redis-server, in an in-process Redis-protocol server
+// rebuilt from the log at every start: redis.go), listening on 127.0.0.1:8080.
+// --eventstore, --redis and --keystore point it at KurrentDB, a real Redis and
+// a shared key table instead. customerd --help lists every setting.
 package main
 
 import (

@@ -63,7 +63,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	str(&c.Data, "data", "./data", "data directory: embedded event store, key file, tokens, master key")
 	str(&c.EventStore, "eventstore", "", "KurrentDB connection string (esdb://host:2113?tls=false); empty: the embedded store in the data directory")
-	str(&c.Redis, "redis", "", "Redis URL for the read models (redis://host:6379/0); empty: an in-process Redis-protocol server, rebuilt from the log at start")
+	str(&c.Redis, "redis", "", "Redis URL for the read models (redis://host:6379/0); empty: a redis-server customerd runs, saved in the data directory (without redis-server on PATH: in-process, rebuilt at every start)")
 	str(&c.KeyStore, "keystore", "", "PostgreSQL URL of the data-key store that several instances share (postgres://user@host/db); empty: the key file in the data directory, for one instance")
 	str(&c.MasterKeyFile, "master-key-file", "", "file holding the master key that wraps the data keys; created on first start (default <data>/master.key; or set "+masterKeyEnv+")")
 	str(&c.Tokens, "tokens", "", "bearer token file (hashes only) (default <data>/tokens.json)")

@@ -326,7 +326,7 @@ func TestOperationsEndpoints(t *testing.T) {
 	}
 	m := f.do(t, req{method: "GET", path: "/metrics"})
 	for _, want := range []string{`customerd_http_request_duration_seconds_bucket{method="POST",route="/v1/customers",status="201"`,
-		`customerd_projection_lag_seconds{projection="search-v3"}`, `customerd_projection_running{projection="customers-v1"} 1`} {
+		`customerd_projection_lag_seconds{projection="search-v4"}`, `customerd_projection_running{projection="customers-v1"} 1`} {
 		if !strings.Contains(string(m.Body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

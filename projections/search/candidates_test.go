@@ -60,7 +60,8 @@ func TestCandidateScriptIntersectsPostings(t *testing.T) {
 }
 
 // layOut writes postings as generation gen of the read model, in ranges of
-// 2^bits entries, and returns their bases.
+// 2^bits entries, with the bitmaps of the ranges they are present in, and
+// returns their bases.
 func layOut(t *testing.T, rdb *redis.Client, gen int64, bits int, postings [][]uint32) []string {
 	t.Helper()
 	keys := projections.KeysAt(Name, gen)
@@ -77,6 +78,9 @@ func layOut(t *testing.T, rdb *redis.Client, gen int64, bits int, postings [][]u
 		}
 		for r, b := range byRange {
 			if err := rdb.Set(t.Context(), keys.Key(base)+string([]byte{byte(r >> 8), byte(r)}), b, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.SetBit(t.Context(), keys.Key("p"+base), int64(r), 1).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}

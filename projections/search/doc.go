@@ -19,6 +19,7 @@
 //	s:<gram><range>       the gram where a word starts (a value's start, or after a separator)
 //	t:<gram><range>       the gram one byte after a word starts
 //	x:<gram><len><range>  a value of that length (a byte, 255 for longer) ends with the gram
+//	p<family>:<gram>[len] a bitmap of the ranges where that posting exists (bit r, SETBIT's order)
 //	d:<ref>               the customer's searchable state and display payload (doccodec.go)
 //	r:<bucket>            customer id → number, for the projector (a small hash per bucket)
 //	m                     the layout: the range width and the highest entry
@@ -31,7 +32,8 @@
 // query's grams holds the entries of its matches. Ranks are read one after the
 // other with the families that narrow them: exact from x and s (a value as long
 // as the query that ends and starts like it), prefix from s and t, infix from g. In
-// each, a search walks the ranges in order; in each range the shortest posting
+// each, a search walks the ranges in order, skipping without a probe those where
+// a posting's presence bitmap says it is absent; in each range the shortest posting
 // drives, Redis cuts the next shortest ones to the span of its numbers, and the
 // client intersects them (query.go) and verifies each candidate against its
 // doc, which also tells the entry's rank and field; an entry is emitted only in

@@ -142,6 +142,15 @@ func (k pkey) name() string { return k.base() + rangeSuffix(uint32(k>>48)) }
 
 func rangeSuffix(r uint32) string { return string([]byte{byte(r >> 8), byte(r)}) }
 
+// presence names the bitmap of the ranges where the posting's gram has
+// entries, "pg:mull": bit r (SETBIT's order) is set while range r's posting
+// exists. A search skips, without a probe, the ranges where one of its grams
+// is absent.
+func (k pkey) presence() string { return "p" + k.base() }
+
+// rangeOf is the range of numbers the posting holds.
+func (k pkey) rangeOf() int64 { return int64(k >> 48) }
+
 // A member is a customer's place in one posting, without the range: the
 // posting's key, and the field of the values that hold its gram in the bits a
 // range takes in a pkey (fieldCode). Members sort by field, then key.

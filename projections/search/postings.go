@@ -89,9 +89,13 @@ func (e *postingEdits) queue(ctx context.Context, r redis.Cmdable, w redis.Pipel
 	}
 	var rewrite []pkey
 	for k, c := range tails {
-		if tail := c.Val(); len(tail) != refSize || refAt(tail, 0) < e.add[k][0] {
+		switch tail := c.Val(); {
+		case tail == "": // a new posting
 			w.Append(ctx, prefix+k.name(), string(pack(e.add[k])))
-		} else {
+			w.SetBit(ctx, prefix+k.presence(), k.rangeOf(), 1)
+		case refAt(tail, 0) < e.add[k][0]:
+			w.Append(ctx, prefix+k.name(), string(pack(e.add[k])))
+		default:
 			rewrite = append(rewrite, k)
 		}
 	}
@@ -108,14 +112,30 @@ func (e *postingEdits) queue(ctx context.Context, r redis.Cmdable, w redis.Pipel
 		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		if merged := merge(c.Val(), e.add[k], e.remove[k]); len(merged) == 0 {
+		cur := c.Val()
+		merged := merge(cur, e.add[k], e.remove[k])
+		switch {
+		case len(merged) == 0 && cur != "":
 			w.Del(ctx, prefix+k.name())
-		} else {
+			w.Eval(ctx, clearPresence, []string{prefix + k.presence()}, k.rangeOf())
+		case len(merged) > 0:
 			w.Set(ctx, prefix+k.name(), merged, 0)
+			if cur == "" {
+				w.SetBit(ctx, prefix+k.presence(), k.rangeOf(), 1)
+			}
 		}
 	}
 	return nil
 }
+
+// clearPresence clears a range's bit, and deletes the bitmap once no range is
+// left: a gram nobody holds any more leaves no key. Sent whole (EVAL, not
+// EVALSHA) because it runs inside the commit's transaction, where a script
+// Redis does not know could not be retried; postings empty out rarely.
+const clearPresence = `
+redis.call('SETBIT', KEYS[1], ARGV[1], 0)
+if redis.call('BITCOUNT', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+return 0`
 
 func pack(refs []uint32) []byte {
 	b := make([]byte, 0, len(refs)*refSize)

@@ -114,8 +114,9 @@ const MaxLimit = 100
 // ARGV[3] shortest filter them, each returning its own entries above ARGV[1],
 // as many as should span the driver's plus ARGV[4], for the caller to
 // intersect with; a posting too long for that is left out (it filters little
-// and costs much). A range where a posting is empty has no candidates, at the
-// cost of one STRLEN: a posting found empty is sized first in the next range.
+// and costs much). A range where a posting's presence bitmap (read once per
+// call) says it is absent is skipped without a probe; one found empty all the
+// same costs one STRLEN, and is sized first in the next range.
 // Once a range has sized every posting, later ones size only the shortest few.
 //
 // The reply is the generation, then the entry up to which every candidate is

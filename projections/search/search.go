@@ -14,14 +14,15 @@ import (
 	"github.com/fieldservice/customer-service/projections/customerbatch"
 )
 
-// Name is the read model's name and checkpoint identity. v3: postings split
-// by ranges of customer numbers, entries that name their field, the t: family.
-const Name = "search-v3"
+// Name is the read model's name and checkpoint identity. v4: postings split
+// by ranges of customer numbers, entries that name their field, the t: family,
+// and a bitmap per gram of the ranges it is present in.
+const Name = "search-v4"
 
-// Retired implements projections.Retirer: the layouts v3 replaced, v2 (one
-// posting per gram) and v1 (suffixes in sorted sets), whose keys an upgraded
-// Redis would otherwise keep.
-func (Projector) Retired() []string { return []string{"search-v1", "search-v2"} }
+// Retired implements projections.Retirer: the layouts v4 replaced, v3 (the
+// same without the presence bitmaps), v2 (one posting per gram) and v1
+// (suffixes in sorted sets), whose keys an upgraded Redis would otherwise keep.
+func (Projector) Retired() []string { return []string{"search-v1", "search-v2", "search-v3"} }
 
 func refOf(number int64) string { return strconv.FormatInt(number, 36) }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/fieldservice/customer-service/keystore/postgres/pgtest"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/redistest"
+	"github.com/fieldservice/customer-service/projections/search"
 )
 
 // cluster is several customerd processes on one event store (a KurrentDB test
@@ -182,7 +183,7 @@ func TestThreeInstancesOneLeaderPerReadModel(t *testing.T) {
 	t.Logf("the customer view's leader %s was killed; %s took over", leader, next)
 
 	// Every event applied once, in each read model's current generation.
-	for _, name := range []string{"customers-v1", "search-v3"} {
+	for _, name := range []string{"customers-v1", search.Name} {
 		gen := rdb.Get(ctx, "rm:"+name+":gen").Val()
 		eventually(t, 20*time.Second, name+"'s commits reaching "+last, func() bool {
 			cp, _ := eventstore.ParsePosition(rdb.Get(ctx, "rm:"+name+":"+gen+":checkpoint").Val())

@@ -94,6 +94,20 @@ func logPositions(t *testing.T, s eventstore.Store, keep func(string) bool) []st
 	return out
 }
 
+// runFeed runs a feed of store's log, with the world's codec, until the test
+// ends; runners run on the context it returns.
+func runFeed(t *testing.T, store eventstore.Store, w world, batch int) (*projections.Feed, context.Context) {
+	t.Helper()
+	feed, err := projections.NewFeed(projections.FeedConfig{Store: store, Codec: w.Codec, BatchSize: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go feed.Run(ctx)
+	return feed, ctx
+}
+
 func awaitJoined(t *testing.T, r *projections.Runner, p eventstore.Position) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -109,13 +123,7 @@ func TestFeedReadsEachEventOnceForAllRunners(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
 		w := newWorld(t)
 		store := &countingStore{Store: w.Store}
-		feed, err := projections.NewFeed(projections.FeedConfig{Store: store, Codec: w.Codec})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go feed.Run(ctx)
+		feed, ctx := runFeed(t, store, w, 0)
 		customerTypes := customerbatch.EventTypes()
 		var runners []*projections.Runner
 		for _, p := range []projections.Projector{
@@ -160,13 +168,7 @@ func TestFeedReadsEachEventOnceForAllRunners(t *testing.T) {
 func TestLateRunnerJoinsWithoutGapOrDuplicate(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
 		w := newWorld(t)
-		feed, err := projections.NewFeed(projections.FeedConfig{Store: w.Store, Codec: w.Codec, BatchSize: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go feed.Run(ctx)
+		feed, ctx := runFeed(t, w.Store, w, 4)
 		newRunner := func(name string) *projections.Runner {
 			r, err := projections.NewRunner(projections.Config{Store: w.Store, Codec: w.Codec, Redis: rdb,
 				Projector: recorder{name: name}, Feed: feed, BatchSize: 3, RebuildBatchSize: 5})
@@ -209,13 +211,7 @@ func firstDiff(got, want []string) string {
 func TestRunnerWithNewTypesJoinsARunningFeed(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
 		w := newWorld(t)
-		feed, err := projections.NewFeed(projections.FeedConfig{Store: w.Store, Codec: w.Codec})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go feed.Run(ctx)
+		feed, ctx := runFeed(t, w.Store, w, 0)
 		customerTypes := customerbatch.EventTypes()
 		otherTypes := []string{"EmailReserved", "EmailReleased", "CustomerNumberAssigned"}
 		newRunner := func(p projections.Projector) *projections.Runner {

@@ -235,6 +235,22 @@ func checkLease(ctx context.Context, tx *redis.Tx, name, token string) error {
 	return err
 }
 
+// fenced runs fn in a transaction that watches keys and the lease key and
+// holds only while this runner leads (checkLease); fn queues holdLease in it.
+// The runner's own renewals wait meanwhile: they would fail it.
+func (r *Runner) fenced(ctx context.Context, fn func(tx *redis.Tx, token string) error, keys ...string) error {
+	name := r.cfg.Projector.Name()
+	token := r.leaseToken()
+	r.fence.Lock()
+	defer r.fence.Unlock()
+	return r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		if err := checkLease(ctx, tx, name, token); err != nil {
+			return err
+		}
+		return fn(tx, token)
+	}, append(keys, leaseKey(name))...)
+}
+
 // holdLease renews (or takes back) the lease in a fenced transaction.
 func (r *Runner) holdLease(ctx context.Context, w redis.Pipeliner, token string) {
 	w.Set(ctx, leaseKey(r.cfg.Projector.Name()), token, r.cfg.Lease)

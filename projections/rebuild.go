@@ -116,13 +116,7 @@ func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Positio
 	name := r.cfg.Projector.Name()
 	var old *Keys
 	switched := false
-	token := r.leaseToken()
-	r.fence.Lock()
-	defer r.fence.Unlock()
-	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
-		if err := checkLease(ctx, tx, name, token); err != nil {
-			return err
-		}
+	err := r.fenced(ctx, func(tx *redis.Tx, token string) error {
 		cur, ok, err := CurrentKeys(ctx, tx, name)
 		if err != nil {
 			return err
@@ -150,7 +144,7 @@ func (r *Runner) trySwitch(ctx context.Context, gen int64, cp eventstore.Positio
 		})
 		switched = err == nil
 		return err
-	}, genKey(name), leaseKey(name))
+	}, genKey(name))
 	if errors.Is(err, redis.TxFailedErr) {
 		return nil, false, nil
 	}

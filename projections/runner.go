@@ -212,13 +212,7 @@ func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, er
 // still the current one.
 func (r *Runner) discard(ctx context.Context, keys Keys) error {
 	name := r.cfg.Projector.Name()
-	token := r.leaseToken()
-	r.fence.Lock()
-	defer r.fence.Unlock()
-	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
-		if err := checkLease(ctx, tx, name, token); err != nil {
-			return err
-		}
+	err := r.fenced(ctx, func(tx *redis.Tx, token string) error {
 		gen, err := tx.Get(ctx, genKey(name)).Int64()
 		if errors.Is(err, redis.Nil) || err == nil && gen != keys.gen {
 			return nil // another generation is current already, or none
@@ -232,7 +226,7 @@ func (r *Runner) discard(ctx context.Context, keys Keys) error {
 			return nil
 		})
 		return err
-	}, genKey(name), leaseKey(name))
+	}, genKey(name))
 	if errors.Is(err, redis.TxFailedErr) {
 		return errRestart
 	}
@@ -375,20 +369,8 @@ func (r *Runner) retire(ctx context.Context) error {
 func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, events []Event,
 	last eventstore.RecordedEvent, covered, queued int, shadow bool) error {
 	name := r.cfg.Projector.Name()
-	token := r.leaseToken()
-	watched := []string{genKey(name), checkpointKey(keys)}
-	if !shadow {
-		// The lease key is watched too, so this instance's own renewals must
-		// not touch it meanwhile.
-		r.fence.Lock()
-		defer r.fence.Unlock()
-		watched = append(watched, leaseKey(name))
-	}
-	err := r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error {
+	apply := func(tx *redis.Tx, token string) error {
 		if !shadow {
-			if err := checkLease(ctx, tx, name, token); err != nil {
-				return err
-			}
 			gen, err := tx.Get(ctx, genKey(name)).Result()
 			if err != nil || ModelPrefix(name)+gen+":" != keys.Prefix() {
 				return errRestart // lost data, or switched to a rebuilt generation
@@ -413,7 +395,14 @@ func (r *Runner) commit(ctx context.Context, keys Keys, cp eventstore.Position, 
 			return nil
 		})
 		return err
-	}, watched...)
+	}
+	var err error
+	if shadow {
+		// Nobody reads a generation being built: its writes need no fence.
+		err = r.cfg.Redis.Watch(ctx, func(tx *redis.Tx) error { return apply(tx, "") }, genKey(name), checkpointKey(keys))
+	} else {
+		err = r.fenced(ctx, apply, genKey(name), checkpointKey(keys))
+	}
 	if errors.Is(err, redis.TxFailedErr) {
 		err = errRestart
 	}

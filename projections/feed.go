@@ -20,11 +20,19 @@ type FeedConfig struct {
 	Codec *codec.Codec
 	// BatchSize caps the events of one batch. Default 512.
 	BatchSize int
+	// JoinWait is how long the feed waits, once a first runner has joined,
+	// for the others it was made for before it starts reading: runners that
+	// start together (every read model built from an empty Redis) then share
+	// one reading of the log. Default 200 ms.
+	JoinWait time.Duration
 }
 
 func (c *FeedConfig) setDefaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = 512
+	}
+	if c.JoinWait == 0 {
+		c.JoinWait = 200 * time.Millisecond
 	}
 }
 
@@ -37,8 +45,8 @@ func (c FeedConfig) Validate() error {
 	if c.Codec == nil {
 		errs = append(errs, errors.New("codec is required"))
 	}
-	if c.BatchSize < 0 {
-		errs = append(errs, errors.New("batch size must not be negative"))
+	if c.BatchSize < 0 || c.JoinWait < 0 {
+		errs = append(errs, errors.New("batch size and join wait must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -54,8 +62,9 @@ type Feed struct {
 	mu sync.Mutex
 	// types are the event types some registered runner wants; all says that one
 	// wants every type.
-	types map[string]bool
-	all   bool
+	types      map[string]bool
+	all        bool
+	registered int // runners made for the feed
 	// typesVer counts registrations: a batch decoded for fewer types than a
 	// member wants is decoded again before it is handed out.
 	typesVer uint64
@@ -98,6 +107,7 @@ func (f *Feed) register(p Projector) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.typesVer++
+	f.registered++
 	s, ok := p.(Subscriber)
 	if !ok {
 		f.all = true
@@ -185,6 +195,22 @@ func (f *Feed) Run(ctx context.Context) error {
 				return nil
 			}
 			f.mu.Lock()
+		}
+		// Give the others a moment to join at the same place.
+		wait := time.After(f.cfg.JoinWait)
+	gather:
+		for len(f.members) < f.registered {
+			changed := f.changed
+			f.mu.Unlock()
+			select {
+			case <-changed:
+				f.mu.Lock()
+			case <-wait:
+				f.mu.Lock()
+				break gather
+			case <-ctx.Done():
+				return nil
+			}
 		}
 		from, epoch := f.cursor, f.epoch
 		f.mu.Unlock()

@@ -170,42 +170,41 @@ var errRestart = errors.New("projections: read model changed under the runner")
 var errDropped = errors.New("projections: the feed stopped")
 
 // load reads (or builds) the current generation and its checkpoint.
-func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, error) {
+// load reads the current generation and its checkpoint. With none (a first
+// build, or Redis lost its data), it names a new generation to build aside
+// (building): it becomes current only once it has caught up with the log, so
+// that readers get "not built yet" meanwhile, never a half-built model.
+func (r *Runner) load(ctx context.Context) (keys Keys, gen int64, cp eventstore.Position, building bool, err error) {
 	name := r.cfg.Projector.Name()
 	rdb := r.cfg.Redis
-	gen, err := rdb.Get(ctx, genKey(name)).Int64()
+	gen, err = rdb.Get(ctx, genKey(name)).Int64()
 	if errors.Is(err, redis.Nil) {
-		// A first build, or Redis lost its data: build a new generation aside and
-		// make it current only once it has caught up with the log, so that readers
-		// get "not built yet" meanwhile, never a half-built model.
 		r.cfg.Logger.Info("building read model from the event log", "read_model", name)
-		if err := r.Rebuild(ctx); err != nil {
-			return Keys{}, 0, eventstore.Position{}, err
-		}
-		return r.load(ctx)
+		gen = r.cfg.Clock().UnixNano()
+		return keysOf(name, gen), gen, eventstore.Position{}, true, nil
 	} else if err != nil {
-		return Keys{}, 0, eventstore.Position{}, err
+		return keys, gen, cp, false, err
 	}
-	keys := keysOf(name, gen)
-	cp, err := readCheckpoint(ctx, rdb, keys)
+	keys = keysOf(name, gen)
+	cp, err = readCheckpoint(ctx, rdb, keys)
 	if err != nil {
-		return keys, gen, cp, err
+		return keys, gen, cp, false, err
 	}
 	// A model ahead of the log was built from another log, or the log was
 	// restored from an older backup: it cannot be caught up, only rebuilt.
 	last, err := r.cfg.Store.LastPosition(ctx)
 	if err != nil {
-		return keys, gen, cp, err
+		return keys, gen, cp, false, err
 	}
 	if cp.Compare(last) > 0 {
 		r.cfg.Logger.Warn("read model is ahead of the event log: rebuilding it", "read_model", name,
 			"checkpoint", cp.String(), "log_ends_at", last.String())
 		if err := r.discard(ctx, keys); err != nil {
-			return keys, gen, cp, err
+			return keys, gen, cp, false, err
 		}
 		return r.load(ctx)
 	}
-	return keys, gen, cp, nil
+	return keys, gen, cp, false, nil
 }
 
 // discard makes a generation no longer current and deletes its keys, if it is
@@ -242,39 +241,43 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 	if err := r.retire(ctx); err != nil {
 		return false, err
 	}
-	keys, gen, cp, err := r.load(ctx)
+	keys, gen, cp, building, err := r.load(ctx)
 	if err != nil {
 		return false, err
 	}
 	r.mu.Lock()
 	if r.state.Generation != gen || r.state.Checkpoint.Compare(cp) > 0 {
 		// A new generation (rebuild, lost data) starts over; a checkpoint never
-		// goes back within one.
+		// goes back within one. One being built reflects nothing yet.
 		r.state.Checkpoint = cp
 	}
 	r.state.Generation, r.state.Running, r.state.LastError = gen, true, nil
 	r.signal()
 	r.mu.Unlock()
 
-	m, cp, progressed, err := r.catchUp(ctx, keys, cp)
+	m, cp, progressed, err := r.catchUp(ctx, keys, cp, building)
 	if err != nil {
 		return progressed, err
 	}
 	r.setJoined(true)
 	defer func() { r.cfg.Feed.leave(m); r.setJoined(false) }()
-	fed, err := r.follow(ctx, m, keys, gen, cp)
+	fed, err := r.follow(ctx, m, keys, cp, building)
 	return progressed || fed, err
 }
 
 // catchUp reads the log on its own from cp until the feed has handed out
-// nothing after the read model's checkpoint, then joins the feed.
-func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position) (*member, eventstore.Position, bool, error) {
-	progressed := false
+// nothing after the read model's checkpoint, then joins the feed. A generation
+// being built commits in a rebuild's larger batches.
+func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position, building bool) (*member, eventstore.Position, bool, error) {
+	progressed, size := false, r.cfg.BatchSize
+	if building {
+		size = r.cfg.RebuildBatchSize
+	}
 	for {
 		if m, ok := r.cfg.Feed.join(cp); ok {
 			return m, cp, progressed, nil
 		}
-		raw, err := r.readAfter(ctx, cp, r.cfg.BatchSize)
+		raw, err := r.readAfter(ctx, cp, size)
 		if err != nil {
 			return nil, cp, progressed, err
 		}
@@ -293,7 +296,7 @@ func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position)
 			return nil, cp, progressed, err
 		}
 		last := raw[len(raw)-1]
-		if err := r.commit(ctx, keys, cp, events, last, len(raw), 0, false); err != nil {
+		if err := r.commit(ctx, keys, cp, events, last, len(raw), 0, building); err != nil {
 			return nil, cp, progressed, err
 		}
 		cp, progressed = last.Position, true
@@ -301,24 +304,37 @@ func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position)
 }
 
 // follow projects the feed's batches until a commit fails, the generation
-// changes or the feed stops.
-func (r *Runner) follow(ctx context.Context, m *member, keys Keys, gen int64, cp eventstore.Position) (progressed bool, err error) {
+// changes or the feed stops. A generation being built gathers batches into a
+// rebuild's larger transactions and becomes current once it has caught up with
+// the log (build.go).
+func (r *Runner) follow(ctx context.Context, m *member, keys Keys, cp eventstore.Position, building bool) (progressed bool, err error) {
 	// While no events come, check now and then that the generation is still there:
 	// a FLUSHALL or a Redis restart would otherwise go unnoticed until the next
 	// event, and queries would find nothing meanwhile.
 	check := time.NewTicker(r.cfg.CheckEvery)
 	defer check.Stop()
+	var b build
+	if building {
+		done, err := b.joined(ctx, r, keys, cp)
+		if err != nil {
+			return progressed, err
+		}
+		building = !done
+	}
 	for {
-		var b batch
+		var fb batch
 		var ok bool
 		select {
-		case b, ok = <-m.ch:
+		case fb, ok = <-m.ch:
 		case <-check.C:
+			if building {
+				continue // not current yet: there is no pointer to check
+			}
 			cur, err := r.cfg.Redis.Get(ctx, genKey(r.cfg.Projector.Name())).Int64()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return progressed, err
 			}
-			if cur != gen {
+			if cur != keys.gen {
 				return progressed, errRestart
 			}
 			continue
@@ -328,19 +344,27 @@ func (r *Runner) follow(ctx context.Context, m *member, keys Keys, gen int64, cp
 		if !ok {
 			return progressed, errDropped
 		}
-		if b.last.Position.Compare(cp) <= 0 {
+		if fb.last.Position.Compare(cp) <= 0 {
 			continue // joined ahead of the feed: the model has this stretch already
 		}
-		events := make([]Event, 0, len(b.events))
-		for _, e := range b.events {
+		events := make([]Event, 0, len(fb.events))
+		for _, e := range fb.events {
 			if e.Position.Compare(cp) > 0 && r.wants(e.Type) {
 				events = append(events, e)
 			}
 		}
-		if err := r.commit(ctx, keys, cp, events, b.last, b.raw, b.queued, false); err != nil {
+		if building {
+			done, err := b.add(ctx, r, keys, &cp, events, fb)
+			if err != nil {
+				return progressed, err
+			}
+			building, progressed = !done, true
+			continue
+		}
+		if err := r.commit(ctx, keys, cp, events, fb.last, fb.raw, fb.queued, false); err != nil {
 			return progressed, err
 		}
-		cp, progressed = b.last.Position, true
+		cp, progressed = fb.last.Position, true
 	}
 }
 

@@ -137,7 +137,10 @@ func (f *Feed) wanted() (func(string) bool, uint64) {
 // the feed has not handed out anything after cp yet: the member then gets every
 // batch after the cursor, and skips what it has. With no members, the feed
 // restarts from cp.
-func (f *Feed) join(cp eventstore.Position) (*member, bool) {
+// ahead is how many events the feed may decode ahead of the member: a live
+// member wants few, one building a generation a rebuild batch or more, so that
+// decoding goes on while it commits.
+func (f *Feed) join(cp eventstore.Position, ahead int) (*member, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.members) == 0 {
@@ -146,7 +149,7 @@ func (f *Feed) join(cp eventstore.Position) (*member, bool) {
 	} else if cp.Compare(f.cursor) < 0 {
 		return nil, false
 	}
-	m := &member{ch: make(chan batch, 2), done: make(chan struct{})}
+	m := &member{ch: make(chan batch, max(2, ahead/f.cfg.BatchSize)), done: make(chan struct{})}
 	f.members[m] = struct{}{}
 	f.signal()
 	return m, true

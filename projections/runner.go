@@ -274,7 +274,11 @@ func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position,
 		size = r.cfg.RebuildBatchSize
 	}
 	for {
-		if m, ok := r.cfg.Feed.join(cp); ok {
+		ahead := 0
+		if building {
+			ahead = r.cfg.RebuildBatchSize
+		}
+		if m, ok := r.cfg.Feed.join(cp, ahead); ok {
 			return m, cp, progressed, nil
 		}
 		raw, err := r.readAfter(ctx, cp, size)

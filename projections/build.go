@@ -8,8 +8,8 @@ import (
 )
 
 // build gathers the feed's batches for a generation being built: one commit
-// per rebuild batch (RebuildBatchSize events, or what has come when the feed
-// has nothing more queued), then, once caught up with the log, a compaction
+// per rebuild batch (RebuildBatchSize events, or what has come once caught up
+// with the log), then, once caught up, a compaction
 // (Compactor) and the switch that makes the generation current. Runners that
 // build at once (every read model of an empty Redis) share the feed, and so
 // one reading and decoding of the log.
@@ -24,15 +24,25 @@ type build struct {
 func (b *build) add(ctx context.Context, r *Runner, keys Keys, cp *eventstore.Position, events []Event, fb batch) (bool, error) {
 	b.events = append(b.events, events...)
 	b.raw += fb.raw
-	if fb.queued > 0 && len(b.events) < r.cfg.RebuildBatchSize && b.raw < r.cfg.RebuildBatchSize {
-		return false, nil // more is coming at once: one transaction for it all
+	// Caught up? The feed's queue runs dry now and then while it reads ahead, so
+	// only the log can say.
+	caughtUp := false
+	if fb.queued == 0 {
+		last, err := r.cfg.Store.LastPosition(ctx)
+		if err != nil {
+			return false, err
+		}
+		caughtUp = fb.last.Position.Compare(last) >= 0
+	}
+	if !caughtUp && len(b.events) < r.cfg.RebuildBatchSize && b.raw < r.cfg.RebuildBatchSize {
+		return false, nil // more is coming: one transaction for a rebuild batch
 	}
 	if err := r.commit(ctx, keys, *cp, b.events, fb.last, b.raw, fb.queued, true); err != nil {
 		return false, err
 	}
 	*cp = fb.last.Position
 	b.events, b.raw = b.events[:0], 0
-	if fb.queued > 0 {
+	if !caughtUp {
 		return false, nil
 	}
 	return b.finish(ctx, r, keys, fb.last)

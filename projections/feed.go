@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -375,4 +376,22 @@ func decode(ctx context.Context, c *codec.Codec, raw []eventstore.RecordedEvent,
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
+}
+
+// gather adds to b the batches already waiting on ch, while b covers fewer
+// than limit events of the log.
+func gather(b batch, ch <-chan batch, limit int) batch {
+	for b.raw < limit {
+		select {
+		case next, ok := <-ch:
+			if !ok {
+				return b // dropped: the caller sees it at its next receive
+			}
+			b.events = append(slices.Clip(b.events), next.events...) // a new array: other members read the batch too
+			b.last, b.raw, b.queued = next.last, b.raw+next.raw, next.queued
+		default:
+			return b
+		}
+	}
+	return b
 }

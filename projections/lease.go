@@ -72,6 +72,10 @@ func (r *Runner) tryLead(ctx context.Context) (string, error) {
 	rand.Read(b)
 	token := r.cfg.Instance + "/" + hex.EncodeToString(b)
 	ok, err := r.cfg.Redis.SetNX(ctx, leaseKey(r.cfg.Projector.Name()), token, r.cfg.Lease).Result()
+	if err != nil && ctx.Err() != nil {
+		// Stopped while asking: Redis may have granted it all the same.
+		r.release(ctx, token)
+	}
 	if err != nil || !ok {
 		return "", err
 	}
@@ -139,11 +143,15 @@ func (r *Runner) lead(ctx context.Context, token string) {
 	lost()
 	<-renewed
 	if ctx.Err() != nil {
-		// A clean stop: hand over at once rather than after the lease runs out.
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = releaseScript.Run(stopCtx, r.cfg.Redis, []string{leaseKey(name)}, token).Err()
+		r.release(ctx, token) // a clean stop: hand over at once, not when the lease runs out
 	}
+}
+
+// release gives the lease up, if it is still token's.
+func (r *Runner) release(ctx context.Context, token string) {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_ = releaseScript.Run(stopCtx, r.cfg.Redis, []string{leaseKey(r.cfg.Projector.Name())}, token).Err()
 }
 
 // followLeader keeps the status in step with the leader's commits until this

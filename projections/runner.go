@@ -120,6 +120,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			token, err = r.followLeader(ctx)
 		}
 		if ctx.Err() != nil {
+			if token != "" {
+				r.release(ctx, token) // taken as the runner was stopped
+			}
 			break
 		}
 		if err != nil {
@@ -347,6 +350,11 @@ func (r *Runner) follow(ctx context.Context, m *member, keys Keys, cp eventstore
 		}
 		if !ok {
 			return progressed, errDropped
+		}
+		if !building {
+			// Take in what else is waiting, up to a batch: a member behind commits
+			// fewer, larger transactions, as it would reading the log itself.
+			fb = gather(fb, m.ch, r.cfg.BatchSize)
 		}
 		if fb.last.Position.Compare(cp) <= 0 {
 			continue // joined ahead of the feed: the model has this stretch already

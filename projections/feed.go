@@ -21,19 +21,11 @@ type FeedConfig struct {
 	Codec *codec.Codec
 	// BatchSize caps the events of one batch. Default 512.
 	BatchSize int
-	// JoinWait is how long the feed waits, once a first runner has joined,
-	// for the others it was made for before it starts reading: runners that
-	// start together (every read model built from an empty Redis) then share
-	// one reading of the log. Default 200 ms.
-	JoinWait time.Duration
 }
 
 func (c *FeedConfig) setDefaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = 512
-	}
-	if c.JoinWait == 0 {
-		c.JoinWait = 200 * time.Millisecond
 	}
 }
 
@@ -46,8 +38,8 @@ func (c FeedConfig) Validate() error {
 	if c.Codec == nil {
 		errs = append(errs, errors.New("codec is required"))
 	}
-	if c.BatchSize < 0 || c.JoinWait < 0 {
-		errs = append(errs, errors.New("batch size and join wait must not be negative"))
+	if c.BatchSize < 0 {
+		errs = append(errs, errors.New("batch size must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -63,9 +55,8 @@ type Feed struct {
 	mu sync.Mutex
 	// types are the event types some registered runner wants; all says that one
 	// wants every type.
-	types      map[string]bool
-	all        bool
-	registered int // runners made for the feed
+	types map[string]bool
+	all   bool
 	// typesVer counts registrations: a batch decoded for fewer types than a
 	// member wants is decoded again before it is handed out.
 	typesVer uint64
@@ -108,7 +99,6 @@ func (f *Feed) register(p Projector) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.typesVer++
-	f.registered++
 	s, ok := p.(Subscriber)
 	if !ok {
 		f.all = true
@@ -138,10 +128,7 @@ func (f *Feed) wanted() (func(string) bool, uint64) {
 // the feed has not handed out anything after cp yet: the member then gets every
 // batch after the cursor, and skips what it has. With no members, the feed
 // restarts from cp.
-// ahead is how many events the feed may decode ahead of the member: a live
-// member wants few, one building a generation a rebuild batch or more, so that
-// decoding goes on while it commits.
-func (f *Feed) join(cp eventstore.Position, ahead int) (*member, bool) {
+func (f *Feed) join(cp eventstore.Position) (*member, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.members) == 0 {
@@ -150,7 +137,7 @@ func (f *Feed) join(cp eventstore.Position, ahead int) (*member, bool) {
 	} else if cp.Compare(f.cursor) < 0 {
 		return nil, false
 	}
-	m := &member{ch: make(chan batch, max(2, ahead/f.cfg.BatchSize)), done: make(chan struct{})}
+	m := &member{ch: make(chan batch, 2), done: make(chan struct{})}
 	f.members[m] = struct{}{}
 	f.signal()
 	return m, true
@@ -199,22 +186,6 @@ func (f *Feed) Run(ctx context.Context) error {
 				return nil
 			}
 			f.mu.Lock()
-		}
-		// Give the others a moment to join at the same place.
-		wait := time.After(f.cfg.JoinWait)
-	gather:
-		for len(f.members) < f.registered {
-			changed := f.changed
-			f.mu.Unlock()
-			select {
-			case <-changed:
-				f.mu.Lock()
-			case <-wait:
-				f.mu.Lock()
-				break gather
-			case <-ctx.Done():
-				return nil
-			}
 		}
 		from, epoch := f.cursor, f.epoch
 		f.mu.Unlock()

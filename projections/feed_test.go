@@ -240,35 +240,3 @@ func TestRunnerWithNewTypesJoinsARunningFeed(t *testing.T) {
 		}
 	})
 }
-
-// Read models built at once from an empty Redis share one reading of the log.
-func TestRunnersBuildingTogetherReadTheLogOnce(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, rdb *redis.Client) {
-		w := newWorld(t)
-		last := w.write(t, 40, "B")
-		store := &countingStore{Store: w.Store}
-		feed, ctx := runFeed(t, store, w, 16)
-		var runners []*projections.Runner
-		for _, p := range []projections.Projector{customerview.Projector{}, recorder{name: "all"}} {
-			r, err := projections.NewRunner(projections.Config{Store: store, Codec: w.Codec, Redis: rdb, Projector: p, Feed: feed,
-				RebuildBatchSize: 50})
-			if err != nil {
-				t.Fatal(err)
-			}
-			runners = append(runners, r)
-		}
-		for _, r := range runners {
-			go r.Run(ctx)
-		}
-		for _, r := range runners {
-			waitFor(t, r, last.Position)
-		}
-		events := len(logPositions(t, w.Store, func(string) bool { return true }))
-		if got := store.read.Load(); got != int64(events) {
-			t.Errorf("building two read models read %d events from a log of %d: want one reading for both", got, events)
-		}
-		if got := seen(t, rdb, "all"); !slices.Equal(got, logPositions(t, w.Store, func(string) bool { return true })) {
-			t.Errorf("the built model holds %d positions, the log %d", len(got), events)
-		}
-	})
-}

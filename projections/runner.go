@@ -173,41 +173,42 @@ var errRestart = errors.New("projections: read model changed under the runner")
 var errDropped = errors.New("projections: the feed stopped")
 
 // load reads (or builds) the current generation and its checkpoint.
-// load reads the current generation and its checkpoint. With none (a first
-// build, or Redis lost its data), it names a new generation to build aside
-// (building): it becomes current only once it has caught up with the log, so
-// that readers get "not built yet" meanwhile, never a half-built model.
-func (r *Runner) load(ctx context.Context) (keys Keys, gen int64, cp eventstore.Position, building bool, err error) {
+func (r *Runner) load(ctx context.Context) (Keys, int64, eventstore.Position, error) {
 	name := r.cfg.Projector.Name()
 	rdb := r.cfg.Redis
-	gen, err = rdb.Get(ctx, genKey(name)).Int64()
+	gen, err := rdb.Get(ctx, genKey(name)).Int64()
 	if errors.Is(err, redis.Nil) {
+		// A first build, or Redis lost its data: build a new generation aside and
+		// make it current only once it has caught up with the log, so that readers
+		// get "not built yet" meanwhile, never a half-built model.
 		r.cfg.Logger.Info("building read model from the event log", "read_model", name)
-		gen = r.cfg.Clock().UnixNano()
-		return keysOf(name, gen), gen, eventstore.Position{}, true, nil
+		if err := r.Rebuild(ctx); err != nil {
+			return Keys{}, 0, eventstore.Position{}, err
+		}
+		return r.load(ctx)
 	} else if err != nil {
-		return keys, gen, cp, false, err
+		return Keys{}, 0, eventstore.Position{}, err
 	}
-	keys = keysOf(name, gen)
-	cp, err = readCheckpoint(ctx, rdb, keys)
+	keys := keysOf(name, gen)
+	cp, err := readCheckpoint(ctx, rdb, keys)
 	if err != nil {
-		return keys, gen, cp, false, err
+		return keys, gen, cp, err
 	}
 	// A model ahead of the log was built from another log, or the log was
 	// restored from an older backup: it cannot be caught up, only rebuilt.
 	last, err := r.cfg.Store.LastPosition(ctx)
 	if err != nil {
-		return keys, gen, cp, false, err
+		return keys, gen, cp, err
 	}
 	if cp.Compare(last) > 0 {
 		r.cfg.Logger.Warn("read model is ahead of the event log: rebuilding it", "read_model", name,
 			"checkpoint", cp.String(), "log_ends_at", last.String())
 		if err := r.discard(ctx, keys); err != nil {
-			return keys, gen, cp, false, err
+			return keys, gen, cp, err
 		}
 		return r.load(ctx)
 	}
-	return keys, gen, cp, false, nil
+	return keys, gen, cp, nil
 }
 
 // discard makes a generation no longer current and deletes its keys, if it is
@@ -244,47 +245,39 @@ func (r *Runner) runOnce(ctx context.Context) (progressed bool, err error) {
 	if err := r.retire(ctx); err != nil {
 		return false, err
 	}
-	keys, gen, cp, building, err := r.load(ctx)
+	keys, gen, cp, err := r.load(ctx)
 	if err != nil {
 		return false, err
 	}
 	r.mu.Lock()
 	if r.state.Generation != gen || r.state.Checkpoint.Compare(cp) > 0 {
 		// A new generation (rebuild, lost data) starts over; a checkpoint never
-		// goes back within one. One being built reflects nothing yet.
+		// goes back within one.
 		r.state.Checkpoint = cp
 	}
 	r.state.Generation, r.state.Running, r.state.LastError = gen, true, nil
 	r.signal()
 	r.mu.Unlock()
 
-	m, cp, progressed, err := r.catchUp(ctx, keys, cp, building)
+	m, cp, progressed, err := r.catchUp(ctx, keys, cp)
 	if err != nil {
 		return progressed, err
 	}
 	r.setJoined(true)
 	defer func() { r.cfg.Feed.leave(m); r.setJoined(false) }()
-	fed, err := r.follow(ctx, m, keys, cp, building)
+	fed, err := r.follow(ctx, m, keys, gen, cp)
 	return progressed || fed, err
 }
 
 // catchUp reads the log on its own from cp until the feed has handed out
-// nothing after the read model's checkpoint, then joins the feed. A generation
-// being built commits in a rebuild's larger batches.
-func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position, building bool) (*member, eventstore.Position, bool, error) {
-	progressed, size := false, r.cfg.BatchSize
-	if building {
-		size = r.cfg.RebuildBatchSize
-	}
+// nothing after the read model's checkpoint, then joins the feed.
+func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position) (*member, eventstore.Position, bool, error) {
+	progressed := false
 	for {
-		ahead := 0
-		if building {
-			ahead = r.cfg.RebuildBatchSize
-		}
-		if m, ok := r.cfg.Feed.join(cp, ahead); ok {
+		if m, ok := r.cfg.Feed.join(cp); ok {
 			return m, cp, progressed, nil
 		}
-		raw, err := r.readAfter(ctx, cp, size)
+		raw, err := r.readAfter(ctx, cp, r.cfg.BatchSize)
 		if err != nil {
 			return nil, cp, progressed, err
 		}
@@ -303,7 +296,7 @@ func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position,
 			return nil, cp, progressed, err
 		}
 		last := raw[len(raw)-1]
-		if err := r.commit(ctx, keys, cp, events, last, len(raw), 0, building); err != nil {
+		if err := r.commit(ctx, keys, cp, events, last, len(raw), 0, false); err != nil {
 			return nil, cp, progressed, err
 		}
 		cp, progressed = last.Position, true
@@ -311,37 +304,24 @@ func (r *Runner) catchUp(ctx context.Context, keys Keys, cp eventstore.Position,
 }
 
 // follow projects the feed's batches until a commit fails, the generation
-// changes or the feed stops. A generation being built gathers batches into a
-// rebuild's larger transactions and becomes current once it has caught up with
-// the log (build.go).
-func (r *Runner) follow(ctx context.Context, m *member, keys Keys, cp eventstore.Position, building bool) (progressed bool, err error) {
+// changes or the feed stops.
+func (r *Runner) follow(ctx context.Context, m *member, keys Keys, gen int64, cp eventstore.Position) (progressed bool, err error) {
 	// While no events come, check now and then that the generation is still there:
 	// a FLUSHALL or a Redis restart would otherwise go unnoticed until the next
 	// event, and queries would find nothing meanwhile.
 	check := time.NewTicker(r.cfg.CheckEvery)
 	defer check.Stop()
-	var b build
-	if building {
-		done, err := b.joined(ctx, r, keys, cp)
-		if err != nil {
-			return progressed, err
-		}
-		building = !done
-	}
 	for {
-		var fb batch
+		var b batch
 		var ok bool
 		select {
-		case fb, ok = <-m.ch:
+		case b, ok = <-m.ch:
 		case <-check.C:
-			if building {
-				continue // not current yet: there is no pointer to check
-			}
 			cur, err := r.cfg.Redis.Get(ctx, genKey(r.cfg.Projector.Name())).Int64()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return progressed, err
 			}
-			if cur != keys.gen {
+			if cur != gen {
 				return progressed, errRestart
 			}
 			continue
@@ -351,32 +331,22 @@ func (r *Runner) follow(ctx context.Context, m *member, keys Keys, cp eventstore
 		if !ok {
 			return progressed, errDropped
 		}
-		if !building {
-			// Take in what else is waiting, up to a batch: a member behind commits
-			// fewer, larger transactions, as it would reading the log itself.
-			fb = gather(fb, m.ch, r.cfg.BatchSize)
-		}
-		if fb.last.Position.Compare(cp) <= 0 {
+		// Take in what else is waiting, up to a batch: a member behind commits
+		// fewer, larger transactions, as it would reading the log itself.
+		b = gather(b, m.ch, r.cfg.BatchSize)
+		if b.last.Position.Compare(cp) <= 0 {
 			continue // joined ahead of the feed: the model has this stretch already
 		}
-		events := make([]Event, 0, len(fb.events))
-		for _, e := range fb.events {
+		events := make([]Event, 0, len(b.events))
+		for _, e := range b.events {
 			if e.Position.Compare(cp) > 0 && r.wants(e.Type) {
 				events = append(events, e)
 			}
 		}
-		if building {
-			done, err := b.add(ctx, r, keys, &cp, events, fb)
-			if err != nil {
-				return progressed, err
-			}
-			building, progressed = !done, true
-			continue
-		}
-		if err := r.commit(ctx, keys, cp, events, fb.last, fb.raw, fb.queued, false); err != nil {
+		if err := r.commit(ctx, keys, cp, events, b.last, b.raw, b.queued, false); err != nil {
 			return progressed, err
 		}
-		cp, progressed = fb.last.Position, true
+		cp, progressed = b.last.Position, true
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sync"
@@ -92,7 +91,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	rdb, closeRedis, err := openRedis(ctx, cfg, keys.MasterKeyID(), log)
+	rdb, closeRedis, redisKind, err := openRedis(ctx, cfg, keys.MasterKeyID(), log)
 	if err != nil {
 		return err
 	}
@@ -149,7 +148,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("customerd serving", "addr", ln.Addr().String(), "data", cfg.Data, "eventstore", storeKind(cfg),
-		"redis", redisKind(cfg), "keystore", keyStoreKind(cfg), "tokens", cfg.Tokens)
+		"redis", redisKind, "keystore", keyStoreKind(cfg), "tokens", cfg.Tokens)
 
 	select {
 	case err := <-served:
@@ -208,19 +207,4 @@ func keyStoreKind(cfg config) string {
 		return "file"
 	}
 	return "postgresql"
-}
-
-func redisKind(cfg config) string {
-	switch {
-	case cfg.Redis != "":
-		return "external"
-	case hasRedisServer():
-		return "embedded redis-server, saved in the data directory"
-	}
-	return "in-process, rebuilt at start"
-}
-
-func hasRedisServer() bool {
-	_, err := exec.LookPath("redis-server")
-	return err == nil
 }

@@ -43,26 +43,28 @@ const (
 	masterIDKey  = "customerd:master-key-id" // the master key the snapshot's contents were unsealed under
 )
 
-// openRedis connects to the configured Redis, or starts the embedded one.
-func openRedis(ctx context.Context, cfg config, masterID string, log *slog.Logger) (*redis.Client, func(), error) {
+// openRedis connects to the configured Redis, or starts the embedded one, and
+// says which it is, for the log.
+func openRedis(ctx context.Context, cfg config, masterID string, log *slog.Logger) (*redis.Client, func(), string, error) {
 	if cfg.Redis != "" {
 		opts, err := redis.ParseURL(cfg.Redis)
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis: %w", err)
+			return nil, nil, "", fmt.Errorf("redis: %w", err)
 		}
 		rdb := redis.NewClient(opts)
-		return rdb, func() { rdb.Close() }, nil
+		return rdb, func() { rdb.Close() }, "external", nil
 	}
 	if path, err := exec.LookPath("redis-server"); err == nil {
-		return startChild(ctx, path, filepath.Join(cfg.Data, "redis"), masterID, log)
+		rdb, stop, err := startChild(ctx, path, filepath.Join(cfg.Data, "redis"), masterID, log)
+		return rdb, stop, "embedded redis-server, saved in the data directory", err
 	}
 	log.Info("redis-server is not on PATH: the read models live in memory and are rebuilt from the log at every start")
 	m := miniredis.NewMiniRedis()
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, nil, fmt.Errorf("in-process redis: %w", err)
+		return nil, nil, "", fmt.Errorf("in-process redis: %w", err)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return rdb, func() { rdb.Close(); m.Close() }, nil
+	return rdb, func() { rdb.Close(); m.Close() }, "in-process, rebuilt at start", nil
 }
 
 // child is a redis-server customerd runs.

@@ -101,30 +101,35 @@ func decodeCursor(s string) (cursor, error) {
 // MaxLimit caps a page.
 const MaxLimit = 100
 
-// candidateScript (candidates.lua, run as candidateChunk) reads the next chunk
-// of a class's candidates in one call, in posting entries (member.entry). ARGV[5] is the read model's prefix
-// (projections.ModelPrefix): the script reads the current generation itself,
-// which saves a search a round trip, and answers {-1} when there is none.
-// ARGV[6..] are the bases of the postings every candidate is in, without the
-// generation's prefix; each range's posting is named by two bytes more. The
-// ranges are walked in order from the one holding entry ARGV[1]+1 up to the
-// highest entry (in the layout key m). In each, the shortest posting drives:
-// its entries above ARGV[1] (all of them when at most four times what the
-// chunk still wants are left), up to ARGV[2] in the whole chunk. The next
-// ARGV[3] shortest filter them, each returning its own entries above ARGV[1],
-// as many as should span the driver's plus ARGV[4], for the caller to
+// candidateScript (candidates.lua, run as candidateChunks) reads the next
+// chunk of candidates of several classes in one call, in posting entries
+// (member.entry). ARGV[1] and ARGV[2] are the filters and extra below, ARGV[3]
+// the read model's prefix (projections.ModelPrefix): the script reads the
+// current generation itself, which saves a search a round trip, and answers
+// {-1} when there is none. Then come the chunks, each as after, want, the
+// number of its postings and their bases, without the generation's prefix;
+// each range's posting is named by two bytes more. One call for every class
+// of a page reads the generation and the layout once, and costs Redis one
+// script call instead of one per class.
+//
+// For each chunk, the ranges are walked in order from the one holding entry
+// after+1 up to the highest entry (in the layout key m). In each, the shortest
+// posting drives: its entries above after (all of them when at most four times
+// what the chunk still wants are left), up to want in the whole chunk. The
+// next filters shortest filter them, each returning its own entries above
+// after, as many as should span the driver's plus extra, for the caller to
 // intersect with; a posting too long for that is left out (it filters little
 // and costs much). A range where a posting's presence bitmap (read once per
-// call) says it is absent is skipped without a probe; one found empty all the
-// same costs one STRLEN, and is sized first in the next range.
-// Once a range has sized every posting, later ones size only the shortest few.
+// chunk) says it is absent is skipped without a probe; one found empty all the
+// same costs one STRLEN, and is sized first in the next range. Once a range
+// has sized every posting, later ones size only the shortest few.
 //
-// The reply is the generation, then the entry up to which every candidate is
-// in the reply (0 when the postings are exhausted), then per range with
-// entries the driver's part and each filter's. A range's part of a posting
-// that stops short ends the chunk there.
+// The reply is the generation, then per chunk: the entry up to which every
+// candidate is in the reply (0 when the postings are exhausted), then per
+// range with entries the driver's part and each filter's. A range's part of a
+// posting that stops short ends the chunk there.
 //
-// A first chunk (ARGV[1] = 0) reads from the postings' starts without a single
+// A first chunk (after = 0) reads from the postings' starts without a single
 // probe; a later one finds its start in its first range by a binary search.
 // Entries are compared as integers, never as strings, which Lua compares by
 // locale. The script names the keys it reads itself, none in KEYS: a Redis
@@ -133,7 +138,7 @@ const MaxLimit = 100
 //go:embed candidates.lua
 var candidateScript string
 
-var candidateChunk = redis.NewScript(candidateScript)
+var candidateChunks = redis.NewScript(candidateScript)
 
 // A chunk is intersected with at most maxFilters other postings, the shortest.
 const maxFilters = 3
@@ -150,40 +155,57 @@ type chunk struct {
 	end        uint32   // the entry where the chunk ended; 0 when the postings are exhausted
 }
 
-// readChunks reads chunks of candidates in one round trip: the customers above
+// readChunks reads chunks of candidates in one call: the customers above
 // each chunk's after that hold every one of its postings' grams.
 func readChunks(ctx context.Context, rdb redis.Cmdable, chunks []*chunk, extra int) error {
-	cmds := make([]*redis.Cmd, len(chunks))
-	run := func() error {
-		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, c := range chunks {
-				args := append([]any{c.after, c.size, maxFilters, extra, modelPrefix}, anys(c.postings)...)
-				cmds[i] = candidateChunk.EvalSha(ctx, p, nil, args...)
-			}
-			return nil
-		})
+	args := []any{maxFilters, extra, modelPrefix}
+	for _, c := range chunks {
+		args = append(args, c.after, c.size, len(c.postings))
+		args = append(args, anys(c.postings)...)
+	}
+	// EvalSha falls back to EVAL when a restarted Redis forgot the script.
+	res, err := candidateChunks.Run(ctx, rdb, nil, args...).Slice()
+	if err != nil {
 		return err
 	}
-	err := run()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// A restarted Redis forgot the script.
-		if err = candidateChunk.Load(ctx, rdb).Err(); err == nil {
-			err = run()
-		}
+	if len(res) == 0 {
+		return errors.New("search: empty reply from the candidate script")
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
+	gen, err := parseGen(res[0])
+	if err != nil {
 		return err
+	}
+	if gen >= 0 && len(res) != 1+len(chunks) {
+		return fmt.Errorf("search: %d chunks in the candidate script's reply, want %d", len(res)-1, len(chunks))
 	}
 	for i, c := range chunks {
-		res, err := cmds[i].Slice()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
+		c.gen = gen
+		if gen < 0 {
+			c.candidates, c.end = nil, 0
+			continue
 		}
-		if err := c.parse(res); err != nil {
+		part, _ := res[1+i].([]any)
+		if err := c.parse(part); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// parseGen reads the generation at the head of the script's reply: -1 when
+// there is none.
+func parseGen(v any) (int64, error) {
+	switch g := v.(type) {
+	case int64:
+		return g, nil
+	case string:
+		gen, err := strconv.ParseInt(g, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("search: generation %q: %w", g, err)
+		}
+		return gen, nil
+	}
+	return 0, fmt.Errorf("search: generation %v in the candidate script's reply", v)
 }
 
 var modelPrefix = projections.ModelPrefix(Name)
@@ -196,30 +218,16 @@ func anys(ss []string) []any {
 	return out
 }
 
-// parse reads a chunk's reply: it intersects each range's driver with its
-// filters, keeping the candidates up to where the chunk ended.
+// parse reads a chunk's part of the reply: it intersects each range's driver
+// with its filters, keeping the candidates up to where the chunk ended.
 func (c *chunk) parse(res []any) error {
 	c.candidates, c.end = nil, 0
 	if len(res) == 0 {
-		return errors.New("search: empty reply from the candidate script")
-	}
-	switch g := res[0].(type) {
-	case int64:
-		c.gen = g // -1: no generation
-		return nil
-	case string:
-		gen, err := strconv.ParseInt(g, 10, 64)
-		if err != nil {
-			return fmt.Errorf("search: generation %q: %w", g, err)
-		}
-		c.gen = gen
-	}
-	if len(res) < 2 {
 		return errors.New("search: short reply from the candidate script")
 	}
-	end, _ := res[1].(int64)
+	end, _ := res[0].(int64)
 	var entries []uint32
-	for _, g := range res[2:] {
+	for _, g := range res[1:] {
 		parts, _ := g.([]any)
 		if len(parts) == 0 {
 			continue

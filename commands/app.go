@@ -84,6 +84,8 @@ type App struct {
 	ReenableCustomer *ReenableCustomerHandler
 	AddNote          *AddNoteHandler
 	EraseCustomer    *EraseCustomerHandler
+	// Account moves money on customers' accounts.
+	Account *AccountHandler
 
 	// Queries answered from the event store.
 	CustomerHistory *CustomerHistoryHandler
@@ -93,11 +95,12 @@ type App struct {
 
 // deps is what the handlers share.
 type deps struct {
-	cfg     Config
-	repo    repository
-	emails  emails
-	numbers *numbers
-	idem    *idempotency
+	cfg      Config
+	repo     repository
+	accounts accounts
+	emails   emails
+	numbers  *numbers
+	idem     *idempotency
 }
 
 // New builds the application. It reads (or on first use creates) the index key.
@@ -116,9 +119,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	st := streams{store: cfg.Store, codec: cdc}
 	d := &deps{
-		cfg:     cfg,
-		repo:    repository{st},
-		numbers: &numbers{streams: st, clock: cfg.Clock},
+		cfg:      cfg,
+		repo:     repository{st},
+		accounts: accounts{st},
+		numbers:  &numbers{streams: st, clock: cfg.Clock},
 		idem: &idempotency{streams: st, key: subkey(index, "idempotency request fingerprints"),
 			grace: cfg.ClaimGrace, clock: cfg.Clock, inflight: map[string]chan struct{}{}},
 	}
@@ -131,6 +135,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ReenableCustomer: &ReenableCustomerHandler{d},
 		AddNote:          &AddNoteHandler{d},
 		EraseCustomer:    &EraseCustomerHandler{d},
+		Account:          &AccountHandler{d},
 		CustomerHistory:  &CustomerHistoryHandler{d},
 		store:            cfg.Store,
 	}, nil

@@ -25,12 +25,18 @@ var (
 
 // StaleVersionError says which version the caller had and which is current.
 type StaleVersionError struct {
+	// Record is what changed: "customer" when empty, or "account of customer".
+	Record           string
 	CustomerID       string
 	Expected, Actual uint64
 }
 
 func (e *StaleVersionError) Error() string {
-	return fmt.Sprintf("customer %s is at version %d, the edit was made on version %d", e.CustomerID, e.Actual, e.Expected)
+	record := e.Record
+	if record == "" {
+		record = "customer"
+	}
+	return fmt.Sprintf("%s %s is at version %d, the edit was made on version %d", record, e.CustomerID, e.Actual, e.Expected)
 }
 
 func (e *StaleVersionError) Unwrap() error { return ErrStaleVersion }

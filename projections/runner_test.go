@@ -2,10 +2,7 @@ package projections_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,36 +58,10 @@ var (
 	waitFor = projectionstest.Sync
 )
 
-// digest hashes every key of the current generation, by its name without the
-// generation, and its value.
+// digest hashes every key of the customer view's current generation.
 func digest(t *testing.T, rdb *redis.Client) string {
 	t.Helper()
-	ctx := context.Background()
-	k, ok, err := projections.CurrentKeys(ctx, rdb, customerview.Name)
-	if err != nil || !ok {
-		t.Fatalf("no current generation: %v", err)
-	}
-	names, err := rdb.Keys(ctx, k.Prefix()+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(names)
-	h := sha256.New()
-	for _, n := range names {
-		if strings.HasSuffix(n, ":checkpoint") {
-			continue
-		}
-		fmt.Fprintf(h, "%s\n", strings.TrimPrefix(n, k.Prefix()))
-		switch rdb.Type(ctx, n).Val() {
-		case "string":
-			fmt.Fprintf(h, "%s\n", rdb.Get(ctx, n).Val())
-		case "zset":
-			fmt.Fprintf(h, "%q\n", rdb.ZRange(ctx, n, 0, -1).Val())
-		default:
-			t.Fatalf("unexpected key type of %s", n)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return projectionstest.Digest(t, rdb, customerview.Name)
 }
 
 func TestStoppedRunsResumeToTheSameModel(t *testing.T) {

@@ -159,6 +159,9 @@ func normalize(d Details) Details {
 	if d.Website != "" && !strings.Contains(d.Website, "://") {
 		d.Website = "https://" + d.Website
 	}
+	if t, err := ParsePaymentTerm(d.PaymentTerm); err == nil {
+		d.PaymentTerm = t.String() // "Net 30" is stored as net_30; an unknown term is refused by validate
+	}
 	return d
 }
 
@@ -228,6 +231,11 @@ func validate(d Details, policy Policy) error {
 	}
 	if d.TaxRate < 0 || d.TaxRate > 1_000_000 {
 		p.add("tax_rate", "must be between 0 and 100%%")
+	}
+	if d.PaymentTerm != "" {
+		if _, err := ParsePaymentTerm(d.PaymentTerm); err != nil {
+			p.add("payment_term", "must be due_on_receipt or net_<days>, days from 1 to %d", MaxNetDays)
+		}
 	}
 	if d.TaxExempt && d.TaxExemptReason == "" {
 		p.add("tax_exempt_reason", "a tax-exempt customer needs a reason")

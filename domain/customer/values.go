@@ -169,3 +169,47 @@ func (r TaxRate) String() string {
 	s := fmt.Sprintf("%d.%04d", r/10_000, r%10_000)
 	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
 }
+
+// PaymentTerm is when a customer pays an invoice: on receipt, or within a
+// number of days of the invoice's date. It is stored as its canonical text,
+// "due_on_receipt" or "net_<days>".
+type PaymentTerm struct{ days int }
+
+// DueOnReceipt is the term of an invoice due the day it is issued.
+var DueOnReceipt = PaymentTerm{}
+
+// NetDays is the term "net n days".
+func NetDays(n int) PaymentTerm { return PaymentTerm{days: n} }
+
+// MaxNetDays bounds a net term: a year.
+const MaxNetDays = 365
+
+// ParsePaymentTerm reads a term as people write it: "due on receipt",
+// "due_on_receipt", "net 30", "net_30", "Net30".
+func ParsePaymentTerm(s string) (PaymentTerm, error) {
+	t := strings.ToLower(strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '_' || r == '-' }), ""))
+	if t == "dueonreceipt" || t == "onreceipt" {
+		return DueOnReceipt, nil
+	}
+	if n, ok := strings.CutPrefix(t, "net"); ok && n != "" && len(n) <= 3 && strings.Trim(n, "0123456789") == "" {
+		days := 0
+		for _, c := range n {
+			days = days*10 + int(c-'0')
+		}
+		if days >= 1 && days <= MaxNetDays {
+			return NetDays(days), nil
+		}
+	}
+	return PaymentTerm{}, fmt.Errorf("unknown payment term %q (want due_on_receipt or net_<days>, days from 1 to %d)", s, MaxNetDays)
+}
+
+// Days is how many days after its date an invoice is due.
+func (t PaymentTerm) Days() int { return t.days }
+
+// String is the term's canonical text.
+func (t PaymentTerm) String() string {
+	if t.days == 0 {
+		return "due_on_receipt"
+	}
+	return fmt.Sprintf("net_%d", t.days)
+}

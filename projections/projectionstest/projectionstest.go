@@ -5,6 +5,12 @@ package projectionstest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,4 +59,47 @@ func Sync(t testing.TB, r *projections.Runner, p eventstore.Position) {
 	if err := r.WaitFor(ctx, p); err != nil {
 		t.Fatalf("the read model did not reach %v: %v (status %+v)", p, err, r.Status())
 	}
+}
+
+// Digest hashes every key of the read model's current generation, by its name
+// without the generation, and its value (scores included), leaving out the
+// checkpoint: two builds of one log digest alike.
+func Digest(t testing.TB, rdb *redis.Client, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	k, ok, err := projections.CurrentKeys(ctx, rdb, name)
+	if err != nil || !ok {
+		t.Fatalf("%s has no current generation: %v", name, err)
+	}
+	names, err := rdb.Keys(ctx, k.Prefix()+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, n := range names {
+		if strings.HasSuffix(n, ":checkpoint") {
+			continue
+		}
+		fmt.Fprintf(h, "%q\n", strings.TrimPrefix(n, k.Prefix()))
+		switch typ := rdb.Type(ctx, n).Val(); typ {
+		case "string":
+			fmt.Fprintf(h, "%q\n", rdb.Get(ctx, n).Val())
+		case "zset":
+			fmt.Fprintf(h, "%v\n", rdb.ZRangeWithScores(ctx, n, 0, -1).Val())
+		case "hash":
+			m := rdb.HGetAll(ctx, n).Val()
+			fields := slices.Sorted(maps.Keys(m))
+			for _, f := range fields {
+				fmt.Fprintf(h, "%q=%q\n", f, m[f])
+			}
+		case "set":
+			ms := rdb.SMembers(ctx, n).Val()
+			slices.Sort(ms)
+			fmt.Fprintf(h, "%q\n", ms)
+		default:
+			t.Fatalf("unexpected key type %s of %s", typ, n)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -18,7 +18,7 @@ import (
 
 // Errors of the queries.
 var (
-	ErrNotReady = errors.New("the balances read model is not built yet")
+	ErrNotReady  = errors.New("the balances read model is not built yet")
 	ErrBadCursor = errors.New("invalid cursor")
 	// ErrCurrencyRequired: accounts are in several currencies, and a report
 	// totals one.

@@ -1,5 +1,5 @@
 // Package api is the Customer service's HTTP API (gin): the /v1/customers
-// resource, bearer-token authentication, RFC 9457 problem answers, read-your-writes
+// resource and its accounts, the unpaid-balances report, bearer-token authentication, RFC 9457 problem answers, read-your-writes
 // through X-Min-Position, health, readiness, metrics and the OpenAPI document.
 //
 // Handlers stay thin: they decode, build a command or a read-model query, run it
@@ -33,9 +33,10 @@ type Config struct {
 	App *commands.App
 	// Redis holds the read models. Required.
 	Redis *redis.Client
-	// Views and Search run the customer view and the search index; reads wait on
-	// them for X-Min-Position, readiness checks them. Required.
-	Views, Search *projections.Runner
+	// Views, Search and Balances run the customer view, the search index and
+	// the balances; reads wait on them for X-Min-Position, readiness checks
+	// them. Required.
+	Views, Search, Balances *projections.Runner
 	// Tokens authenticates bearer tokens. Required.
 	Tokens *auth.Tokens
 	// Metrics receives request figures. Default: a fresh NewMetrics.
@@ -77,7 +78,8 @@ func (c Config) Validate() error {
 		name    string
 		missing bool
 	}{{"app", c.App == nil}, {"redis", c.Redis == nil},
-		{"views runner", c.Views == nil}, {"search runner", c.Search == nil}, {"tokens", c.Tokens == nil}} {
+		{"views runner", c.Views == nil}, {"search runner", c.Search == nil}, {"balances runner", c.Balances == nil},
+		{"tokens", c.Tokens == nil}} {
 		if r.missing {
 			errs = append(errs, fmt.Errorf("%s is required", r.name))
 		}
@@ -102,7 +104,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("api: invalid config: %w", err)
 	}
 	s := &server{cfg: cfg}
-	cfg.Metrics.Runners(cfg.Views, cfg.Search)
+	cfg.Metrics.Runners(cfg.Views, cfg.Search, cfg.Balances)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// Handlers pass c to the store and Redis: it carries the request's deadline.
@@ -135,6 +137,19 @@ func New(cfg Config) (http.Handler, error) {
 	v1.POST("/customers/:id/reenable", s.reenable)
 	v1.POST("/customers/:id/notes", s.addNote)
 	v1.GET("/customers/:id/history", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.history)
+
+	// Accounts: the commands check who may move money; a technician reads one
+	// customer's balance on site, not the company's report.
+	v1.POST("/customers/:id/invoices", s.issueInvoice)
+	v1.POST("/customers/:id/invoices/:number/void", s.voidInvoice)
+	v1.POST("/customers/:id/payments", s.receivePayment)
+	v1.POST("/customers/:id/refunds", s.refundPayment)
+	v1.POST("/customers/:id/store-credits", s.addStoreCredit)
+	v1.POST("/customers/:id/store-credits/apply", s.applyStoreCredit)
+	v1.PUT("/customers/:id/credit-limit", s.setCreditLimit)
+	v1.GET("/customers/:id/balance", readers, s.balance)
+	v1.GET("/customers/:id/billing-history", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.billingHistory)
+	v1.GET("/reports/unpaid-balances", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.unpaidBalances)
 	return r, nil
 }
 

@@ -13,7 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
 )
@@ -42,6 +44,8 @@ type Problem struct {
 type FieldProblem struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Kind names the rule an account command broke ("over-allocated").
+	Kind string `json:"kind,omitempty"`
 }
 
 // problemTypeBase prefixes every problem type; the pages it names are in the
@@ -83,6 +87,7 @@ func problemOf(err error) Problem {
 	var (
 		ae    *apiError
 		ve    *customer.ValidationError
+		acct  *account.Error
 		stale *commands.StaleVersionError
 		taken *commands.EmailTakenError
 	)
@@ -96,9 +101,15 @@ func problemOf(err error) Problem {
 			p.Errors = append(p.Errors, FieldProblem{Field: f.Path, Message: f.Message})
 		}
 		return p
+	case errors.As(err, &acct):
+		return accountProblem(acct)
 	case errors.As(err, &stale):
-		return Problem{Status: http.StatusPreconditionFailed, Code: "stale-version", Title: "The customer changed since it was read",
-			Detail:         fmt.Sprintf("If-Match named version %d; the customer is at version %d. Reload it and apply the edit again.", stale.Expected, stale.Actual),
+		record := "customer"
+		if stale.Record != "" {
+			record = "account"
+		}
+		return Problem{Status: http.StatusPreconditionFailed, Code: "stale-version", Title: "The " + record + " changed since it was read",
+			Detail:         fmt.Sprintf("If-Match named version %d; the %s is at version %d. Reload it and apply the change again.", stale.Expected, record, stale.Actual),
 			CurrentVersion: stale.Actual}
 	case errors.As(err, &taken):
 		return Problem{Status: http.StatusConflict, Code: "email-taken", Title: "The email belongs to another customer",
@@ -124,9 +135,13 @@ func problemOf(err error) Problem {
 			Detail: "an erased customer can be read but no longer changed"}
 	case errors.Is(err, search.ErrQueryTooShort), errors.Is(err, search.ErrQueryTooLong):
 		return invalidProblem("query.q", err.Error())
-	case errors.Is(err, search.ErrBadCursor), errors.Is(err, customerview.ErrBadCursor):
+	case errors.Is(err, balances.ErrCurrencyRequired):
+		return invalidProblem("query.currency", err.Error())
+	case errors.Is(err, balances.ErrOneFilter):
+		return invalidProblem("query.salesperson", err.Error())
+	case errors.Is(err, search.ErrBadCursor), errors.Is(err, customerview.ErrBadCursor), errors.Is(err, balances.ErrBadCursor):
 		return invalidProblem("query.after", "is not a cursor this list returned")
-	case errors.Is(err, search.ErrNotReady), errors.Is(err, customerview.ErrNotReady):
+	case errors.Is(err, search.ErrNotReady), errors.Is(err, customerview.ErrNotReady), errors.Is(err, balances.ErrNotReady):
 		return problemOf(errNotReady)
 	case errors.As(err, new(net.Error)), errors.Is(err, syscall.ECONNREFUSED):
 		return problemOf(errNotReady) // Redis (or the store) is unreachable
@@ -135,6 +150,34 @@ func problemOf(err error) Problem {
 	}
 	return Problem{Status: http.StatusInternalServerError, Code: "internal", Title: "Internal error",
 		Detail: "the failure is logged with this request's id"}
+}
+
+// accountProblem answers a refused account command: 422 with every problem,
+// each with its field and kind; a void of an invoice the account does not
+// have is 404, the invoice being the resource.
+func accountProblem(e *account.Error) Problem {
+	if len(e.Problems) == 1 && e.Problems[0].Err == account.ErrInvoiceNotFound && e.Problems[0].Path == "number" {
+		return Problem{Status: http.StatusNotFound, Code: "invoice-not-found", Title: "No such invoice in this account", Detail: e.Problems[0].Message}
+	}
+	p := Problem{Status: http.StatusUnprocessableEntity, Code: "account-rule-violated", Title: "The account refused the command"}
+	for _, f := range e.Problems {
+		p.Errors = append(p.Errors, FieldProblem{Field: f.Path, Message: f.Message, Kind: kindOf(f.Err)})
+	}
+	return p
+}
+
+// kindOf is a stable slug for each kind of account problem.
+func kindOf(err error) string { return accountKinds[err] }
+
+var accountKinds = map[error]string{
+	account.ErrInvalid: "invalid", account.ErrAmount: "amount-out-of-range", account.ErrOverflow: "overflow",
+	account.ErrCurrencyMismatch: "currency-mismatch", account.ErrUnknownCurrency: "unknown-currency",
+	account.ErrDuplicateInvoice: "duplicate-invoice", account.ErrInvoiceNotFound: "invoice-not-found",
+	account.ErrInvoiceVoided: "invoice-voided", account.ErrInvoicePaid: "invoice-paid", account.ErrOverAllocated: "over-allocated",
+	account.ErrInsufficientCredit: "insufficient-credit", account.ErrPaymentNotFound: "payment-not-found",
+	account.ErrOverRefunded: "over-refunded", account.ErrDuplicatePayment: "duplicate-payment",
+	account.ErrUnknownPaymentTerm: "unknown-payment-term", account.ErrTaxExempt: "tax-exempt", account.ErrDates: "dates-out-of-order",
+	account.ErrRequired: "required", account.ErrUnknownMethod: "unknown-method",
 }
 
 func invalidProblem(field, message string) Problem {

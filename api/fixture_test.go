@@ -21,6 +21,7 @@ import (
 	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/projectionstest"
 	"github.com/fieldservice/customer-service/projections/redistest"
@@ -30,12 +31,13 @@ import (
 // fixture is the API over a test's own store, key file and redis-server, behind
 // a real HTTP server. Every exchange is checked against the OpenAPI document.
 type fixture struct {
-	t      *testing.T
-	url    string
-	tokens map[string]string // role → token
-	path   string            // token file
-	views  *projections.Runner
-	redis  *redistest.Server
+	t        *testing.T
+	url      string
+	tokens   map[string]string // role → token
+	path     string            // token file
+	views    *projections.Runner
+	accounts *projections.Runner
+	redis    *redistest.Server
 }
 
 var (
@@ -74,10 +76,12 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	rdb := srv.Client(t)
 	views := projectionstest.Runner(t, w, rdb, customerview.Projector{}, 0)
 	index := projectionstest.Runner(t, w, rdb, search.Projector{}, 0)
+	accounts := projectionstest.Runner(t, w, rdb, balances.Projector{}, 0)
 	projectionstest.Start(t, views)
 	projectionstest.Start(t, index)
+	projectionstest.Start(t, accounts)
 
-	f := &fixture{t: t, tokens: map[string]string{}, path: filepath.Join(t.TempDir(), "tokens.json"), views: views, redis: srv}
+	f := &fixture{t: t, tokens: map[string]string{}, path: filepath.Join(t.TempDir(), "tokens.json"), views: views, accounts: accounts, redis: srv}
 	for _, r := range []actor.Role{actor.Admin, actor.Coordinator, actor.Technician, actor.Auditor} {
 		secret, _, err := auth.Issue(f.path, actor.Actor{ID: "u-" + r.String(), Name: r.String(), Role: r}, time.Now())
 		if err != nil {
@@ -89,7 +93,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := api.Config{App: w.App, Redis: rdb, Views: views, Search: index, Tokens: tokens,
+	cfg := api.Config{App: w.App, Redis: rdb, Views: views, Search: index, Balances: accounts, Tokens: tokens,
 		MinPositionWait: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&cfg)

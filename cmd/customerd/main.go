@@ -34,6 +34,7 @@ import (
 	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
 	keytable "github.com/fieldservice/customer-service/keystore/postgres"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
 )
@@ -102,7 +103,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	runners := map[string]*projections.Runner{}
-	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}} {
+	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}} {
 		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, Feed: feed, Logger: log})
 		if err != nil {
 			return err
@@ -123,7 +124,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index,
+	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name],
 		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
 		ReadyLag: cfg.ReadyLag})
 	if err != nil {

@@ -39,6 +39,7 @@ import (
 	"github.com/fieldservice/customer-service/keystore"
 	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/redistest"
 	"github.com/fieldservice/customer-service/projections/search"
@@ -100,22 +101,20 @@ func setup(mode string) *env {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	e.closer = append(e.closer, stop)
-	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}} {
+	runners := map[string]*projections.Runner{}
+	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}} {
 		r, err := projections.NewRunner(projections.Config{Store: e.store, Codec: cdc, Redis: e.rdb, Projector: p})
 		check(err)
 		go r.Run(runCtx)
-		if p.Name() == customerview.Name {
-			e.views = r
-		} else {
-			e.index = r
-		}
+		runners[p.Name()] = r
 	}
+	e.views, e.index = runners[customerview.Name], runners[search.Name]
 	tokenPath := filepath.Join(dir, "tokens.json")
 	e.token, _, err = auth.Issue(tokenPath, actor.Actor{ID: "load", Name: "httpload", Role: actor.Admin}, time.Now())
 	check(err)
 	tokens, err := auth.Open(tokenPath)
 	check(err)
-	h, err := api.New(api.Config{App: e.app, Redis: e.rdb, Views: e.views, Search: e.index,
+	h, err := api.New(api.Config{App: e.app, Redis: e.rdb, Views: e.views, Search: e.index, Balances: runners[balances.Name],
 		Tokens: tokens, Logger: slog.New(slog.DiscardHandler)})
 	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/csv"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -435,4 +436,22 @@ func (s *server) unpaidBalancesCSV(c *gin.Context, q balances.ReportRequest) {
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// holds says which of the customers are on credit hold today, for the
+// profile, the list and the search results. While the balances read model is
+// being built, nobody shows as on hold: the customer screens still answer.
+func (s *server) holds(c *gin.Context, ids []string) (map[string]*holdBody, error) {
+	hs, err := balances.Holds(c, s.cfg.Redis, ids, account.DateOf(time.Now()))
+	if errors.Is(err, balances.ErrNotReady) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*holdBody, len(hs))
+	for id, h := range hs {
+		out[id] = holdOf(h)
+	}
+	return out, nil
 }

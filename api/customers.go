@@ -231,7 +231,14 @@ func (s *server) get(c *gin.Context) {
 		c.Status(http.StatusNotModified)
 		return
 	}
-	respond(c, http.StatusOK, customerOf(v))
+	holds, err := s.holds(c, []string{id})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	body := customerOf(v)
+	body.CreditHold = holds[id]
+	respond(c, http.StatusOK, body)
 }
 
 // unknownParams names query parameters the endpoint does not have: a typo must
@@ -305,8 +312,18 @@ func (s *server) listOrSearch(c *gin.Context) {
 		return
 	}
 	items := make([]customerBody, 0, len(page.Items))
+	ids := make([]string, 0, len(page.Items))
 	for _, v := range page.Items {
 		items = append(items, customerOf(v))
+		ids = append(ids, v.ID)
+	}
+	holds, err := s.holds(c, ids)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	for i := range items {
+		items[i].CreditHold = holds[items[i].ID]
 	}
 	respond(c, http.StatusOK, listPage{Items: items, Next: page.Next})
 }

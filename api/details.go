@@ -296,6 +296,8 @@ type customerBody struct {
 	ModifiedAt    time.Time    `json:"modified_at"`
 	ModifiedBy    actorBody    `json:"modified_by"`
 	Erased        *erasureBody `json:"erased,omitempty"`
+	// CreditHold is set while the customer is on credit hold.
+	CreditHold *holdBody `json:"credit_hold,omitempty"`
 }
 
 // actorBody is who made a change.

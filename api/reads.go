@@ -26,6 +26,8 @@ type searchItem struct {
 	// well (exact, prefix, infix): the order of the results.
 	MatchedField string `json:"matched_field"`
 	Match        string `json:"match"`
+	// CreditHold is set while the customer is on credit hold.
+	CreditHold *holdBody `json:"credit_hold,omitempty"`
 }
 
 type searchPage struct {
@@ -70,6 +72,18 @@ func (s *server) search(c *gin.Context) {
 			it.AddressIndex = &e.AddressIndex
 		}
 		page.Items = append(page.Items, it)
+	}
+	ids := make([]string, len(page.Items))
+	for i, it := range page.Items {
+		ids[i] = it.CustomerID
+	}
+	holds, err := s.holds(c, ids)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	for i := range page.Items {
+		page.Items[i].CreditHold = holds[page.Items[i].CustomerID]
 	}
 	respond(c, http.StatusOK, page)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/domain/personal"
@@ -80,7 +81,22 @@ var golden = map[string]codec.Event{
 	"IdempotencyKeyClaimed.v1":      reservation.CommandClaimed{RequestHash: "9f86d081884c7d65", Command: "RegisterCustomer", CustomerID: goldenSubject.String()},
 	"IdempotentCommandCompleted.v1": reservation.CommandCompleted{CustomerID: goldenSubject.String(), Number: 1042, Version: 3, Position: "981/977"},
 	"IdempotentCommandFailed.v1":    reservation.CommandFailed{Reason: "customer already registered"},
+	"InvoiceIssued.v1": account.InvoiceIssued{Number: "INV-1042", IssuedOn: goldenDay, DueOn: goldenDay + 30, Term: "net_30",
+		Currency: "GBP", Subtotal: 10_000, Tax: 2_000, Total: 12_000, TaxRate: 200_000, BillToCompany: true, Reference: "JOB-7"},
+	"InvoiceVoided.v1": account.InvoiceVoided{Number: "INV-1042", VoidedOn: goldenDay + 1, Reason: "billed twice, says Mrs Lovelace",
+		CreditReturned: 500},
+	"PaymentReceived.v1": account.PaymentReceived{PaymentID: "PAY-1", Amount: 15_000, Currency: "GBP", Method: account.Check,
+		Reference: "chq 100234", ReceivedOn: goldenDay + 2, Allocations: []account.Allocation{{Invoice: "INV-1042", Amount: 12_000}},
+		ToCredit: 3_000},
+	"PaymentRefunded.v1": account.PaymentRefunded{PaymentID: "PAY-1", Amount: 4_000, RefundedOn: goldenDay + 3, Reason: "overpaid",
+		Invoices: []account.Allocation{{Invoice: "INV-1042", Amount: 1_000}}, FromCredit: 3_000},
+	"StoreCreditAdded.v1": account.StoreCreditAdded{Amount: 2_500, Currency: "GBP", AddedOn: goldenDay, Reference: "GC-9",
+		Message: "sorry for the late visit, Ada"},
+	"StoreCreditApplied.v1": account.StoreCreditApplied{Invoice: "INV-1042", Amount: 2_500, AppliedOn: goldenDay + 4},
+	"CreditLimitSet.v1":     account.CreditLimitSet{Limit: ptr[int64](500_000), Currency: "GBP"},
 }
+
+var goldenDay = account.DateOf(goldenAt)
 
 // goldenKeys is the test master key and the subject's wrapped data key, so that
 // sealed golden events open.
@@ -191,6 +207,12 @@ func redacted(e codec.Event) codec.Event {
 		return personal.Redact(e)
 	case customer.NoteAdded:
 		return personal.Redact(e)
+	case account.InvoiceVoided:
+		return personal.Redact(e)
+	case account.PaymentRefunded:
+		return personal.Redact(e)
+	case account.StoreCreditAdded:
+		return personal.Redact(e)
 	}
 	return e
 }
@@ -272,6 +294,9 @@ func writeGolden(t *testing.T, cdc *codec.Codec, path string, e codec.Event) {
 		return
 	}
 	stream := customer.Stream.Name(goldenSubject.String())
+	if _, ok := e.(account.Event); ok {
+		stream = account.Stream.Name(goldenSubject.String())
+	}
 	data, _, err := cdc.Encode(t.Context(), codec.Batch{Stream: stream, Subject: goldenSubject}, goldenMeta, e)
 	if err != nil {
 		t.Fatal(err)

@@ -8,12 +8,22 @@
 //
 // Keys (under the generation's prefix, see package projections):
 //
-//	a:<customer id>                 the customer's record (record.go), binary
+//	r:<bucket>                      hash: customer id (16 bytes) → its record (record.go), binary;
+//	                                65,536 buckets by a hash of the id
 //	due:<cur>[:zone:<z>|:sp:<s>]    hash: due date (days since 1970) → what is open, due that day
-//	open:<cur>[:zone:<z>|:sp:<s>]   sorted set: customers (16-byte ids) by what is open
-//	oldest:<cur>                    sorted set: customers by the due date of their oldest open invoice
+//	open:<cur>                      sorted set: customers by what is open; a member is the 16-byte
+//	                                id and the codes of its zone and salesperson (members.go)
+//	oldest:<cur>                    sorted set: customers (16-byte ids) by the due date of their
+//	                                oldest open invoice
+//	codes                           hash: "zone:<name>", "sp:<name>" → code
 //	credit                          hash: currency → store credit held
 //	currencies                      set: the currencies of every account
+//
+// Memory is what bounds the layout at a million customers: a sorted set costs
+// about 120 bytes per member, a key of its own about 70 bytes more than a
+// field of a shared hash. So records share bucket hashes, and the rankings
+// are company-wide only: a zone's or a salesperson's ranking walks the
+// company's and keeps its customers (see byOpen).
 //
 // Aging needs no event when a due date passes: the buckets are computed at
 // query time from due dates. A hash field or set member whose amount falls to
@@ -23,10 +33,10 @@ package balances
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/domain/account"
@@ -82,7 +92,11 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 	if err != nil {
 		return err
 	}
-	ed := newEdits(keys)
+	cs, err := assignCodes(ctx, keys, r, w, batch)
+	if err != nil {
+		return err
+	}
+	ed := newEdits(keys, cs)
 	for _, id := range ids {
 		before := records[id]
 		var after record
@@ -96,7 +110,8 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 				return fmt.Errorf("balances: customer %s: %w", id, err)
 			}
 		}
-		w.Set(ctx, keys.Key("a", id), after.encode(), 0)
+		bucket, field := recordKey(keys, id)
+		w.HSet(ctx, bucket, field, after.encode())
 		ed.move(id, before, &after)
 	}
 	ed.queue(ctx, w)
@@ -107,33 +122,30 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 // all but those whose first event in the batch is their registration.
 func load(ctx context.Context, r redis.Cmdable, keys projections.Keys, ids []string, byID map[string][]projections.Event) (map[string]*record, error) {
 	out := map[string]*record{}
-	var known, stored []string
+	var known []string
 	for _, id := range ids {
 		if first := byID[id][0]; first.Type == customer.TypeRegistered && first.Version == 1 {
 			continue
 		}
 		known = append(known, id)
-		stored = append(stored, keys.Key("a", id))
 	}
-	if len(known) == 0 {
-		return out, nil
-	}
-	vals, err := r.MGet(ctx, stored...).Result()
+	recs, err := getMany(ctx, r, keys, known)
 	if err != nil {
 		return nil, err
 	}
 	for i, id := range known {
-		s, ok := vals[i].(string)
-		if !ok {
-			continue
+		if recs[i] != nil {
+			out[id] = recs[i]
 		}
-		rec, err := decodeRecord(s)
-		if err != nil {
-			return nil, fmt.Errorf("customer %s: %w", id, err)
-		}
-		out[id] = &rec
 	}
 	return out, nil
+}
+
+// recordKey names the hash bucket and field of a customer's record.
+func recordKey(keys projections.Keys, id string) (bucket, field string) {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return keys.Key("r", strconv.FormatUint(uint64(h.Sum32()&0xffff), 16)), rawID(id)
 }
 
 // apply folds one event into the record; an event it saw already (a batch
@@ -165,7 +177,7 @@ func (r *record) apply(e projections.Event) error {
 	case account.InvoiceIssued:
 		r.setCurrency(ev.Currency)
 		r.Invoices = append(r.Invoices, invoice{Number: ev.Number, DueOn: ev.DueOn, Open: ev.Total})
-		r.History = append(r.History, Entry{Kind: Invoiced, On: ev.IssuedOn, Ref: ev.Number, Amount: ev.Total, Effect: ev.Total})
+		r.History = append(r.History, Entry{Kind: Invoiced, On: ev.IssuedOn, Ref: ev.Number, Amount: ev.Total})
 	case account.InvoiceVoided:
 		k := r.index(ev.Number)
 		if k < 0 {
@@ -174,8 +186,7 @@ func (r *record) apply(e projections.Event) error {
 		open := r.Invoices[k].Open
 		r.Invoices = append(r.Invoices[:k], r.Invoices[k+1:]...)
 		r.Credit += ev.CreditReturned
-		r.History = append(r.History, Entry{Kind: Voided, On: ev.VoidedOn, Ref: ev.Number, Amount: open + ev.CreditReturned,
-			Effect: -open - ev.CreditReturned})
+		r.History = append(r.History, Entry{Kind: Voided, On: ev.VoidedOn, Ref: ev.Number, Amount: open + ev.CreditReturned})
 	case account.PaymentReceived:
 		r.setCurrency(ev.Currency)
 		for _, al := range ev.Allocations {
@@ -184,7 +195,7 @@ func (r *record) apply(e projections.Event) error {
 			}
 		}
 		r.Credit += ev.ToCredit
-		r.History = append(r.History, Entry{Kind: Paid, On: ev.ReceivedOn, Ref: ev.PaymentID, Amount: ev.Amount, Effect: -ev.Amount,
+		r.History = append(r.History, Entry{Kind: Paid, On: ev.ReceivedOn, Ref: ev.PaymentID, Amount: ev.Amount,
 			Method: ev.Method.String()})
 	case account.PaymentRefunded:
 		for _, al := range ev.Invoices {
@@ -193,11 +204,11 @@ func (r *record) apply(e projections.Event) error {
 			}
 		}
 		r.Credit -= ev.FromCredit
-		r.History = append(r.History, Entry{Kind: Refunded, On: ev.RefundedOn, Ref: ev.PaymentID, Amount: ev.Amount, Effect: ev.Amount})
+		r.History = append(r.History, Entry{Kind: Refunded, On: ev.RefundedOn, Ref: ev.PaymentID, Amount: ev.Amount})
 	case account.StoreCreditAdded:
 		r.setCurrency(ev.Currency)
 		r.Credit += ev.Amount
-		r.History = append(r.History, Entry{Kind: Credited, On: ev.AddedOn, Ref: ev.Reference, Amount: ev.Amount, Effect: -ev.Amount})
+		r.History = append(r.History, Entry{Kind: Credited, On: ev.AddedOn, Ref: ev.Reference, Amount: ev.Amount})
 	case account.StoreCreditApplied:
 		if err := r.settle(ev.Invoice, ev.Amount); err != nil {
 			return err
@@ -256,6 +267,7 @@ func (r *record) groups(keys projections.Keys, kind string) []string {
 // so that a batch sends one command per key, not one per customer.
 type edits struct {
 	keys       projections.Keys
+	codes      codes
 	due        map[string]map[int64]int64 // key → due day → change
 	credit     map[string]int64           // currency → change
 	add        map[string][]redis.Z
@@ -263,20 +275,15 @@ type edits struct {
 	currencies map[string]bool
 }
 
-func newEdits(keys projections.Keys) *edits {
-	return &edits{keys: keys, due: map[string]map[int64]int64{}, credit: map[string]int64{}, add: map[string][]redis.Z{},
+func newEdits(keys projections.Keys, cs codes) *edits {
+	return &edits{keys: keys, codes: cs, due: map[string]map[int64]int64{}, credit: map[string]int64{}, add: map[string][]redis.Z{},
 		remove: map[string][]any{}, currencies: map[string]bool{}}
-}
-
-func member(id string) string {
-	u := uuid.MustParse(id) // from a stream name the store checked
-	return string(u[:])
 }
 
 // move files a customer's change: its open amounts by due day, its place in
 // the rankings, its store credit.
 func (ed *edits) move(id string, before, after *record) {
-	keys, m := ed.keys, member(id)
+	keys := ed.keys
 	for _, k := range before.groups(keys, "due") {
 		for _, i := range before.Invoices {
 			ed.dueChange(k, i.DueOn, -i.Open)
@@ -294,23 +301,32 @@ func (ed *edits) move(id string, before, after *record) {
 		ed.credit[after.Currency] += after.Credit
 		ed.currencies[after.Currency] = true
 	}
-	ranked := map[string]float64{}
-	if open := after.open(); open > 0 {
-		for _, k := range after.groups(keys, "open") {
-			ranked[k] = float64(open) // exact: amounts are far below 2^53
-		}
-		oldest, _ := after.oldestDue()
-		ranked[keys.Key("oldest", after.Currency)] = float64(oldest)
+	// Its place in the rankings: removed where it leaves or its member
+	// changes (a new zone or salesperson), added (or its score updated) where
+	// it is.
+	type place struct {
+		member string
+		score  float64
 	}
-	if before != nil && before.open() > 0 {
-		for _, k := range append(before.groups(keys, "open"), keys.Key("oldest", before.Currency)) {
-			if _, stays := ranked[k]; !stays {
-				ed.remove[k] = append(ed.remove[k], m)
-			}
+	placed := func(r *record) map[string]place {
+		out := map[string]place{}
+		if r == nil || r.open() <= 0 {
+			return out
+		}
+		m := rankMember(id, ed.codes.of("zone", r.Zone), ed.codes.of("sp", r.Salesperson))
+		out[keys.Key("open", r.Currency)] = place{m, float64(r.open())} // exact: amounts are far below 2^53
+		oldest, _ := r.oldestDue()
+		out[keys.Key("oldest", r.Currency)] = place{rawID(id), float64(oldest)}
+		return out
+	}
+	was, is := placed(before), placed(after)
+	for k, p := range was {
+		if now, ok := is[k]; !ok || now.member != p.member {
+			ed.remove[k] = append(ed.remove[k], p.member)
 		}
 	}
-	for k, score := range ranked {
-		ed.add[k] = append(ed.add[k], redis.Z{Score: score, Member: m})
+	for k, p := range is {
+		ed.add[k] = append(ed.add[k], redis.Z{Score: p.score, Member: p.member})
 	}
 }
 

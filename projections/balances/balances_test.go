@@ -32,11 +32,12 @@ func ptr[T any](v T) *T { return &v }
 // randomAccounts registers customers and runs random account commands on
 // them; refusals are part of the game. It returns the customers' ids and the
 // position of the last write.
-func randomAccounts(t *testing.T, app *commands.App, rng *rand.Rand, customers, steps int) ([]string, eventstore.Position) {
+func randomAccounts(t *testing.T, app *commands.App, rng *rand.Rand, customers, steps int) ([]string, map[string]string, eventstore.Position) {
 	t.Helper()
 	ctx := context.Background()
 	zones := []string{"", "north", "south"}
 	var ids []string
+	zoneOf := map[string]string{}
 	var last eventstore.Position
 	for i := range customers {
 		res, err := app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: clerk, Details: customer.Details{
@@ -46,6 +47,7 @@ func randomAccounts(t *testing.T, app *commands.App, rng *rand.Rand, customers, 
 			t.Fatal(err)
 		}
 		ids = append(ids, res.CustomerID)
+		zoneOf[res.CustomerID] = zones[i%3]
 	}
 	numbers := map[string]int{}
 	wrote := 0
@@ -93,8 +95,12 @@ func randomAccounts(t *testing.T, app *commands.App, rng *rand.Rand, customers, 
 			if rng.IntN(2) == 0 {
 				res, err = app.Account.SetCreditLimit(ctx, commands.SetCreditLimit{Meta: clerk, CustomerID: id, Limit: ptr(rng.Int64N(80_000)), Currency: "USD"})
 			} else {
+				zone := zones[rng.IntN(3)]
 				res, err = app.UpdateCustomer.Handle(ctx, commands.UpdateCustomer{Meta: clerk, CustomerID: id,
-					Patch: customer.Patch{ServiceZone: ptr(zones[rng.IntN(3)])}})
+					Patch: customer.Patch{ServiceZone: &zone}})
+				if err == nil {
+					zoneOf[id] = zone
+				}
 			}
 		}
 		if err != nil && !errors.Is(err, account.ErrInvalid) {
@@ -109,7 +115,7 @@ func randomAccounts(t *testing.T, app *commands.App, rng *rand.Rand, customers, 
 		t.Fatalf("only %d of %d random commands wrote: the test exercises too little", wrote, steps)
 	}
 	t.Logf("%d of %d random commands wrote", wrote, steps)
-	return ids, last
+	return ids, zoneOf, last
 }
 
 // refundSome refunds part of a random payment of the customer.
@@ -143,14 +149,14 @@ func TestTheModelIsAFoldOfTheEvents(t *testing.T) {
 	runner := projectionstest.Runner(t, w, rdb, balances.Projector{}, 3) // small batches: many commits
 	projectionstest.Start(t, runner)
 	rng := rand.New(rand.NewPCG(1, 2))
-	ids, last := randomAccounts(t, w.App, rng, 12, 400)
+	ids, zoneOf, last := randomAccounts(t, w.App, rng, 12, 400)
 	projectionstest.Sync(t, runner, last)
 	ctx := context.Background()
 
 	for _, asOf := range []account.Date{base - 10, base + 45, base + 120, base + 400} {
 		var want account.Buckets
 		var credit int64
-		var wantOpen, wantOverdue []balances.Standing
+		var wantOpen, wantOverdue, northOpen, northOverdue []balances.Standing
 		for _, id := range ids {
 			a, err := w.App.Account.Account(ctx, commands.AccountState{CustomerID: id})
 			if err != nil {
@@ -168,9 +174,15 @@ func TestTheModelIsAFoldOfTheEvents(t *testing.T) {
 			credit += fold.StoreCredit
 			if fold.Open > 0 {
 				wantOpen = append(wantOpen, got)
+				if zoneOf[id] == "north" {
+					northOpen = append(northOpen, got)
+				}
 			}
 			if fold.Overdue > 0 {
 				wantOverdue = append(wantOverdue, got)
+				if zoneOf[id] == "north" {
+					northOverdue = append(northOverdue, got)
+				}
 			}
 			page, ok, err := balances.History(ctx, rdb, id, "", 1000)
 			if err != nil || !ok {
@@ -187,15 +199,28 @@ func TestTheModelIsAFoldOfTheEvents(t *testing.T) {
 		if rep.Totals != want || rep.StoreCredit != credit {
 			t.Errorf("totals on %s: %+v credit %d, want %+v credit %d", asOf, rep.Totals, rep.StoreCredit, want, credit)
 		}
-		for _, order := range []balances.Order{balances.ByOpen, balances.ByOverdue} {
-			wantRows := wantOpen
+		for _, c := range []struct {
+			order balances.Order
+			zone  string
+			want  []balances.Standing
+		}{{balances.ByOpen, "", wantOpen}, {balances.ByOverdue, "", wantOverdue}, {balances.ByOpen, "north", northOpen}, {balances.ByOverdue, "north", northOverdue}} {
+			order, wantRows := c.order, c.want
 			amount := func(s balances.Standing) int64 { return s.Open }
 			if order == balances.ByOverdue {
-				wantRows, amount = wantOverdue, func(s balances.Standing) int64 { return s.Overdue }
+				amount = func(s balances.Standing) int64 { return s.Overdue }
 			}
-			got := pages(t, rdb, balances.ReportRequest{AsOf: asOf, Order: order, Limit: 3})
+			got := pages(t, rdb, balances.ReportRequest{AsOf: asOf, Order: order, Zone: c.zone, Limit: 3})
+			if order == balances.ByOverdue {
+				// The same by walking the ranking by what is open.
+				restore := balances.SetFewOverdue(0)
+				walked := pages(t, rdb, balances.ReportRequest{AsOf: asOf, Order: order, Zone: c.zone, Limit: 3})
+				restore()
+				if !sameCustomers(walked, got) {
+					t.Errorf("overdue ranking (zone %q) on %s: the walk finds other customers than the direct read", c.zone, asOf)
+				}
+			}
 			if len(got) != len(wantRows) {
-				t.Fatalf("%s ranking on %s: %d rows, want %d", order, asOf, len(got), len(wantRows))
+				t.Fatalf("%s ranking (zone %q) on %s: %d rows, want %d", order, c.zone, asOf, len(got), len(wantRows))
 			}
 			for i := 1; i < len(got); i++ {
 				if amount(got[i]) > amount(got[i-1]) {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/domain/account"
@@ -31,10 +30,14 @@ var (
 type Standing struct {
 	CustomerID string
 	Number     int64
+	// Zone and Salesperson are the customer's service zone and salesperson.
+	Zone, Salesperson string
 	// Version is the account's version (its ETag); 0 before its first event.
 	Version uint64
 	AsOf    account.Date
 	account.Summary
+
+	rank string // its member in the ranking it was read from: the cursor's tie-break
 }
 
 func currentKeys(ctx context.Context, rdb redis.Cmdable) (projections.Keys, error) {
@@ -49,22 +52,15 @@ func currentKeys(ctx context.Context, rdb redis.Cmdable) (projections.Keys, erro
 }
 
 func get(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, id string) (*record, error) {
-	s, err := rdb.Get(ctx, keys.Key("a", id)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
+	recs, err := getMany(ctx, rdb, keys, []string{id})
 	if err != nil {
 		return nil, err
 	}
-	r, err := decodeRecord(s)
-	if err != nil {
-		return nil, fmt.Errorf("customer %s: %w", id, err)
-	}
-	return &r, nil
+	return recs[0], nil
 }
 
 func standingOf(id string, r *record, asOf account.Date) Standing {
-	return Standing{CustomerID: id, Number: r.Number, Version: r.AccountVersion, AsOf: asOf,
+	return Standing{CustomerID: id, Number: r.Number, Zone: r.Zone, Salesperson: r.Salesperson, Version: r.AccountVersion, AsOf: asOf,
 		Summary: account.Age(r.Currency, r.openItems(), r.Credit, r.Limit, asOf)}
 }
 
@@ -105,20 +101,31 @@ func Holds(ctx context.Context, rdb redis.Cmdable, ids []string, asOf account.Da
 	return out, nil
 }
 
+// getMany reads customers' records in one round trip; nil for one the model
+// does not know.
 func getMany(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, ids []string) ([]*record, error) {
-	ks := make([]string, len(ids))
-	for i, id := range ids {
-		ks[i] = keys.Key("a", id)
+	out := make([]*record, len(ids))
+	if len(ids) == 0 {
+		return out, nil
 	}
-	vals, err := rdb.MGet(ctx, ks...).Result()
-	if err != nil {
+	cmds := make([]*redis.StringCmd, len(ids))
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			bucket, field := recordKey(keys, id)
+			cmds[i] = p.HGet(ctx, bucket, field)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
-	out := make([]*record, len(ids))
-	for i, v := range vals {
-		s, ok := v.(string)
-		if !ok {
+	for i, c := range cmds {
+		s, err := c.Result()
+		if errors.Is(err, redis.Nil) {
 			continue
+		}
+		if err != nil {
+			return nil, err
 		}
 		r, err := decodeRecord(s)
 		if err != nil {
@@ -169,7 +176,7 @@ func History(ctx context.Context, rdb redis.Cmdable, id, after string, limit int
 	slices.SortStableFunc(lines, func(a, b HistoryLine) int { return int(a.On - b.On) })
 	var bal int64
 	for i := range lines {
-		bal += lines[i].Effect
+		bal += lines[i].Effect()
 		lines[i].Balance = bal
 	}
 	// The cursor is a place in date order: an entry dated back later moves
@@ -215,14 +222,15 @@ type Report struct {
 	Next        string
 }
 
-func (q ReportRequest) group(keys projections.Keys, kind, cur string) string {
+// dueKey names the hash of open amounts by due date the report totals.
+func (q ReportRequest) dueKey(keys projections.Keys, cur string) string {
 	switch {
 	case q.Zone != "":
-		return keys.Key(kind, cur, "zone", q.Zone)
+		return keys.Key("due", cur, "zone", q.Zone)
 	case q.Salesperson != "":
-		return keys.Key(kind, cur, "sp", q.Salesperson)
+		return keys.Key("due", cur, "sp", q.Salesperson)
 	}
-	return keys.Key(kind, cur)
+	return keys.Key("due", cur)
 }
 
 // UnpaidBalances answers a report request.
@@ -242,7 +250,7 @@ func UnpaidBalances(ctx context.Context, rdb redis.Cmdable, q ReportRequest) (Re
 		return Report{Currency: q.Currency, AsOf: q.AsOf}, err
 	}
 	rep := Report{Currency: cur, AsOf: q.AsOf}
-	if rep.Totals, err = Totals(ctx, rdb, keys, q.group(keys, "due", cur), q.AsOf); err != nil {
+	if rep.Totals, err = Totals(ctx, rdb, keys, q.dueKey(keys, cur), q.AsOf); err != nil {
 		return Report{}, err
 	}
 	credit, err := rdb.HGet(ctx, keys.Key("credit"), cur).Int64()
@@ -258,7 +266,7 @@ func UnpaidBalances(ctx context.Context, rdb redis.Cmdable, q ReportRequest) (Re
 	case ByOverdue:
 		rep.Rows, err = byOverdue(ctx, rdb, keys, q, cur, from)
 	default:
-		rep.Rows, err = byOpen(ctx, rdb, keys, q.group(keys, "open", cur), q, from)
+		rep.Rows, err = byOpen(ctx, rdb, keys, keys.Key("open", cur), q, from)
 	}
 	if err != nil {
 		return Report{}, err
@@ -269,7 +277,7 @@ func UnpaidBalances(ctx context.Context, rdb redis.Cmdable, q ReportRequest) (Re
 		if q.Order == ByOverdue {
 			score = last.Overdue
 		}
-		rep.Next = rankCursor{score: score, member: member(last.CustomerID)}.encode()
+		rep.Next = rankCursor{score: score, member: last.rank}.encode()
 	}
 	return rep, nil
 }
@@ -332,7 +340,7 @@ func decodeRankCursor(s string) (*rankCursor, error) {
 		return nil, ErrBadCursor
 	}
 	v, n := binary.Varint(b)
-	if n <= 0 || len(b)-n != 16 {
+	if n <= 0 || len(b)-n < 16 || len(b)-n > 16+2*binary.MaxVarintLen64 {
 		return nil, ErrBadCursor
 	}
 	return &rankCursor{score: v, member: string(b[n:])}, nil
@@ -344,7 +352,15 @@ func (c *rankCursor) passed(score int64, member string) bool {
 	return c == nil || score < c.score || score == c.score && member < c.member
 }
 
-// byOpen reads a page of the ranking by what is open.
+// wants reports whether a customer belongs in the report: its zone's or its
+// salesperson's when the request names one.
+func (q ReportRequest) wants(s Standing) bool {
+	return (q.Zone == "" || s.Zone == q.Zone) && (q.Salesperson == "" || s.Salesperson == q.Salesperson)
+}
+
+// byOpen reads a page of the ranking by what is open. A zone's or a
+// salesperson's page walks the company's ranking and keeps their customers,
+// in batches that grow while few match.
 func byOpen(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, key string, q ReportRequest, from *rankCursor) ([]Standing, error) {
 	start := int64(0)
 	if from != nil {
@@ -357,11 +373,18 @@ func byOpen(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, key s
 			}
 		}
 	}
+	zone, sp, ok, err := filterCodes(ctx, rdb, keys, q)
+	if err != nil || !ok {
+		return nil, err // a zone or salesperson no customer ever had: no rows
+	}
 	var out []Standing
-	for len(out) < q.Limit {
+	n := int64(q.Limit + 16)
+	if q.Zone != "" || q.Salesperson != "" {
+		n = 256
+	}
+	for ; len(out) < q.Limit; n = min(4*n, 4096) {
 		var zs []redis.Z
 		var err error
-		n := int64(q.Limit - len(out) + 16)
 		if from == nil {
 			zs, err = rdb.ZRevRangeWithScores(ctx, key, start, start+n-1).Result()
 		} else {
@@ -372,17 +395,24 @@ func byOpen(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, key s
 		}
 		start += int64(len(zs))
 		var ids []string
+		rankOf := map[string]string{}
 		for _, z := range zs {
 			m := z.Member.(string)
-			if from.passed(int64(z.Score), m) {
+			if from.passed(int64(z.Score), m) && matches(m, zone, sp) {
 				ids = append(ids, idOf(m))
+				rankOf[idOf(m)] = m
 			}
 		}
 		rows, err := standings(ctx, rdb, keys, ids, q.AsOf)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rows[:min(len(rows), q.Limit-len(out))]...)
+		for _, r := range rows {
+			if len(out) < q.Limit {
+				r.rank = rankOf[r.CustomerID]
+				out = append(out, r)
+			}
+		}
 		if int64(len(zs)) < n {
 			break
 		}
@@ -390,12 +420,32 @@ func byOpen(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, key s
 	return out, nil
 }
 
-func idOf(member string) string {
-	var u uuid.UUID
-	copy(u[:], member)
-	return u.String()
+// filterCodes are the codes of the zone and salesperson a request filters by
+// (0: any); false when one of them no customer ever had.
+func filterCodes(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, q ReportRequest) (zone, sp uint64, ok bool, err error) {
+	ok = true
+	if q.Zone != "" {
+		if zone, ok, err = code(ctx, rdb, keys, "zone", q.Zone); err != nil || !ok {
+			return 0, 0, false, err
+		}
+	}
+	if q.Salesperson != "" {
+		if sp, ok, err = code(ctx, rdb, keys, "sp", q.Salesperson); err != nil || !ok {
+			return 0, 0, false, err
+		}
+	}
+	return zone, sp, true, nil
 }
 
+// matches reports whether a ranking member is of the zone and salesperson
+// (0: any).
+func matches(member string, zone, sp uint64) bool {
+	z, s := memberCodes(member)
+	return (zone == 0 || z == zone) && (sp == 0 || s == sp)
+}
+
+// standings reads the customers' standings on asOf, in order; one the model
+// does not know (erased between two reads) is left out.
 func standings(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, ids []string, asOf account.Date) ([]Standing, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -407,7 +457,9 @@ func standings(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, id
 	out := make([]Standing, 0, len(ids))
 	for i, r := range recs {
 		if r != nil {
-			out = append(out, standingOf(ids[i], r, asOf))
+			s := standingOf(ids[i], r, asOf)
+			s.rank = rawID(ids[i])
+			out = append(out, s)
 		}
 	}
 	return out, nil

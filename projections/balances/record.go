@@ -51,17 +51,38 @@ var kindNames = map[Kind]string{Invoiced: "invoice", Voided: "void", Paid: "paym
 
 func (k Kind) String() string { return kindNames[k] }
 
-// Entry is one line of a customer's billing history. Amount is the line's
-// own amount; Effect what it changed the balance by (what is open, less store
-// credit): an invoice raises it, a payment or credit lowers it, applying
-// credit to an invoice leaves it.
+// Entry is one line of a customer's billing history.
 type Entry struct {
 	Kind   Kind
 	On     account.Date
-	Ref    string // the invoice number or payment id
+	Ref    string // the invoice number, payment id or credit's reference
 	Amount int64
-	Effect int64
 	Method string // a payment's
+}
+
+// Effect is what the entry changed the balance by (what is open, less store
+// credit): an invoice or a refund raises it, a void, a payment or a credit
+// lowers it, applying credit to an invoice leaves it.
+func (e Entry) Effect() int64 {
+	switch e.Kind {
+	case Invoiced, Refunded:
+		return e.Amount
+	case Voided, Paid, Credited:
+		return -e.Amount
+	}
+	return 0
+}
+
+// methodCodes store a payment's method in one byte.
+var methodCodes = []string{"", "cash", "check", "card", "ach", "other"}
+
+func methodCode(m string) byte {
+	for i, c := range methodCodes {
+		if c == m {
+			return byte(i)
+		}
+	}
+	return 0
 }
 
 func (r *record) openItems() []account.OpenItem {
@@ -133,8 +154,7 @@ func (r *record) encode() []byte {
 		b = binary.AppendVarint(b, int64(e.On))
 		b = appendString(b, e.Ref)
 		b = binary.AppendVarint(b, e.Amount)
-		b = binary.AppendVarint(b, e.Effect)
-		b = appendString(b, e.Method)
+		b = append(b, methodCode(e.Method))
 	}
 	return b
 }
@@ -176,8 +196,12 @@ func decodeRecord(s string) (record, error) {
 	}
 	r.History = make([]Entry, n)
 	for k := range r.History {
-		r.History[k] = Entry{Kind: Kind(d.byte()), On: account.Date(d.varint()), Ref: d.string(), Amount: d.varint(),
-			Effect: d.varint(), Method: d.string()}
+		r.History[k] = Entry{Kind: Kind(d.byte()), On: account.Date(d.varint()), Ref: d.string(), Amount: d.varint()}
+		if c := d.byte(); int(c) < len(methodCodes) {
+			r.History[k].Method = methodCodes[c]
+		} else {
+			d.err = true
+		}
 	}
 	if d.err || d.i != len(s) {
 		return r, errCorrupt

@@ -12,7 +12,8 @@
 //	                                65,536 buckets by a hash of the id
 //	due:<cur>[:zone:<z>|:sp:<s>]    hash: due date (days since 1970) → what is open, due that day
 //	open:<cur>                      sorted set: customers by what is open; a member is the 16-byte
-//	                                id and the codes of its zone and salesperson (members.go)
+//	                                id, the codes of its zone and salesperson, and the due dates
+//	                                of its oldest and newest open invoices (members.go)
 //	oldest:<cur>                    sorted set: customers (16-byte ids) by the due date of their
 //	                                oldest open invoice
 //	codes                           hash: "zone:<name>", "sp:<name>" → code
@@ -313,9 +314,9 @@ func (ed *edits) move(id string, before, after *record) {
 		if r == nil || r.open() <= 0 {
 			return out
 		}
-		m := rankMember(id, ed.codes.of("zone", r.Zone), ed.codes.of("sp", r.Salesperson))
+		oldest, newest := r.dueRange()
+		m := rankMember(id, ranked{zone: ed.codes.of("zone", r.Zone), salesperson: ed.codes.of("sp", r.Salesperson), oldest: oldest, newest: newest})
 		out[keys.Key("open", r.Currency)] = place{m, float64(r.open())} // exact: amounts are far below 2^53
-		oldest, _ := r.oldestDue()
 		out[keys.Key("oldest", r.Currency)] = place{rawID(id), float64(oldest)}
 		return out
 	}

@@ -4,22 +4,27 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/projections"
 )
 
 // The ranking by what is open is company-wide; a zone's or a salesperson's
-// page walks it and keeps their customers. So that the walk reads only their
-// records, a member of the ranking names the customer's zone and salesperson
-// too: its 16-byte id, then the codes of both as uvarints (0 for none). Codes
-// are numbered in the order names first appear in the log (the codes hash),
-// so a rebuild numbers them as the live model did.
+// page walks it and keeps their customers, and the ranking by what is overdue
+// on a date walks it too (overdue.go). So that a walk reads few records, a
+// member of the ranking says more than who: its 16-byte id, the codes of the
+// customer's zone and salesperson (uvarints, 0 for none), and the due dates of
+// its oldest and newest open invoices (varints): on a date before the first
+// nothing is overdue, after the second everything is. Codes are numbered in
+// the order names first appear in the log (the codes hash), so a rebuild
+// numbers them as the live model did.
 
 // rawID is a customer id's 16 bytes: the field of its record, and the head of
 // its ranking member.
@@ -34,22 +39,28 @@ func idOf(member string) string {
 	return u.String()
 }
 
-func rankMember(id string, zone, salesperson uint64) string {
-	b := binary.AppendUvarint([]byte(rawID(id)), zone)
-	return string(binary.AppendUvarint(b, salesperson))
+// ranked is what a ranking member says.
+type ranked struct {
+	zone, salesperson uint64
+	oldest, newest    account.Date // due dates of the oldest and newest open invoices
 }
 
-// memberCodes reads the zone's and salesperson's codes of a ranking member.
-func memberCodes(m string) (zone, salesperson uint64) {
-	if len(m) < 18 {
-		return 0, 0
+func rankMember(id string, r ranked) string {
+	b := binary.AppendUvarint([]byte(rawID(id)), r.zone)
+	b = binary.AppendUvarint(b, r.salesperson)
+	b = binary.AppendVarint(b, int64(r.oldest))
+	return string(binary.AppendVarint(b, int64(r.newest)))
+}
+
+// parseMember reads a ranking member; a malformed one says nothing, which
+// makes every walk read its record.
+func parseMember(m string) ranked {
+	d := decoder{s: m, i: 16}
+	r := ranked{zone: d.uvarint(), salesperson: d.uvarint(), oldest: account.Date(d.varint()), newest: account.Date(d.varint())}
+	if d.err || len(m) < 16 {
+		return ranked{oldest: math.MinInt32, newest: math.MaxInt32}
 	}
-	zone, n := binary.Uvarint([]byte(m[16:]))
-	if n <= 0 {
-		return 0, 0
-	}
-	salesperson, _ = binary.Uvarint([]byte(m[16+n:]))
-	return zone, salesperson
+	return r
 }
 
 // codes maps "zone:<name>" and "sp:<name>" to their codes.

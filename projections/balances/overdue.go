@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/projections"
 )
 
@@ -16,32 +17,41 @@ import (
 // which walk with it at 0.
 var fewOverdue int64 = 4096
 
+// candidate is a customer with money past due on the report's date.
+type candidate struct {
+	overdue int64
+	id      string
+}
+
 // byOverdue reads a page of the customers with money past due on the date,
-// the most first. What is overdue depends on the date, so no stored ranking
-// holds it; but it is never more than what is open. So the ranking by what is
-// open is walked from the top, and the walk stops once what is open there is
-// below the page's smallest overdue amount. When few customers have anything
-// past due (a date long ago), they are read directly instead: the customers
-// whose oldest open invoice was due before the date (the oldest: set). A
-// zone's or a salesperson's page walks the company's ranking and keeps theirs.
+// the most first (ties by id). What is overdue depends on the date, so no
+// stored ranking holds it; but it is never more than what is open. So the
+// ranking by what is open is walked from the top, and the walk stops once
+// what is open there is below the page's smallest overdue amount, or once it
+// has met every customer with money past due (those whose oldest open
+// invoice was due before the date: the oldest: set counts them). Members
+// carry their due dates: a customer with nothing due before the date is
+// passed over, one with everything due before it owes all it has open, and
+// only the others' records are read. When few customers have anything past
+// due (a date long ago), they are read directly from the oldest: set.
 func byOverdue(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, q ReportRequest, cur string, from *rankCursor) ([]Standing, error) {
-	var best []Standing
-	keep := func(rows []Standing) {
-		for _, s := range rows {
-			if s.Overdue > 0 && q.wants(s) && from.passed(s.Overdue, s.rank) {
-				best = append(best, s)
-			}
+	var best []candidate
+	consider := func(c candidate) {
+		if c.overdue <= 0 || !from.passed(c.overdue, rawID(c.id)) {
+			return
 		}
-		slices.SortFunc(best, func(a, b Standing) int {
-			if a.Overdue != b.Overdue {
-				if a.Overdue > b.Overdue {
+		i, _ := slices.BinarySearchFunc(best, c, func(a, b candidate) int {
+			if a.overdue != b.overdue {
+				if a.overdue > b.overdue {
 					return -1
 				}
 				return 1
 			}
-			return -strings.Compare(a.rank, b.rank)
+			return -strings.Compare(rawID(a.id), rawID(b.id))
 		})
-		best = best[:min(len(best), q.Limit)]
+		if i < q.Limit {
+			best = slices.Insert(best, i, c)[:min(len(best)+1, q.Limit)]
+		}
 	}
 	dueBefore := "(" + strconv.FormatInt(int64(q.AsOf), 10)
 	oldest := keys.Key("oldest", cur)
@@ -58,8 +68,12 @@ func byOverdue(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, q 
 		if err != nil {
 			return nil, err
 		}
-		keep(rows)
-		return best, nil
+		for _, s := range rows {
+			if q.wants(s) {
+				consider(candidate{s.Overdue, s.CustomerID})
+			}
+		}
+		return page(ctx, rdb, keys, q.AsOf, best)
 	}
 	zone, sp, ok, err := filterCodes(ctx, rdb, keys, q)
 	if err != nil || !ok {
@@ -67,40 +81,50 @@ func byOverdue(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, q 
 	}
 	key := keys.Key("open", cur)
 	seen := int64(0) // customers with money past due met so far, of any zone
-	for start, n := int64(0), int64(256); ; start, n = start+n, min(4*n, 4096) {
+	for start, n := int64(0), int64(1024); ; start, n = start+n, min(4*n, 16384) {
 		zs, err := rdb.ZRevRangeWithScores(ctx, key, start, start+n-1).Result()
 		if err != nil {
 			return nil, err
 		}
-		// Only the zone's or salesperson's records are read; the others still
-		// count towards the customers with money past due, whose oldest open
-		// invoice is due before the date.
-		var ids []string
+		var read []string
 		for _, z := range zs {
-			if m := z.Member.(string); matches(m, zone, sp) {
-				ids = append(ids, idOf(m))
+			m := z.Member.(string)
+			r := parseMember(m)
+			if r.oldest >= q.AsOf {
+				continue // nothing due before the date
+			}
+			seen++
+			switch {
+			case !r.matches(zone, sp):
+			case r.newest < q.AsOf:
+				consider(candidate{int64(z.Score), idOf(m)}) // everything open is past due
+			default:
+				read = append(read, idOf(m))
 			}
 		}
-		if zone != 0 || sp != 0 {
-			seen = -1 // the count is the company's: it cannot end a filtered walk
-		}
-		rows, err := standings(ctx, rdb, keys, ids, q.AsOf)
+		rows, err := standings(ctx, rdb, keys, read, q.AsOf)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range rows {
-			if s.Overdue > 0 && seen >= 0 {
-				seen++
-			}
+			consider(candidate{s.Overdue, s.CustomerID})
 		}
-		keep(rows)
-		if int64(len(zs)) < n || seen == count {
-			return best, nil // the end of the ranking, or every customer with money past due
-		}
-		if len(best) == q.Limit && int64(zs[len(zs)-1].Score) < best[len(best)-1].Overdue {
-			return best, nil // nobody further down owes as much
+		switch {
+		case int64(len(zs)) < n, seen >= count:
+			return page(ctx, rdb, keys, q.AsOf, best) // the end of the ranking, or every customer with money past due
+		case len(best) == q.Limit && int64(zs[len(zs)-1].Score) < best[len(best)-1].overdue:
+			return page(ctx, rdb, keys, q.AsOf, best) // nobody further down owes as much
 		}
 	}
+}
+
+// page reads the standings of a page's customers, in its order.
+func page(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, asOf account.Date, best []candidate) ([]Standing, error) {
+	ids := make([]string, len(best))
+	for i, c := range best {
+		ids[i] = c.id
+	}
+	return standings(ctx, rdb, keys, ids, asOf)
 }
 
 func idsOf(members []string) []string {

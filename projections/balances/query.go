@@ -398,7 +398,7 @@ func byOpen(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, key s
 		rankOf := map[string]string{}
 		for _, z := range zs {
 			m := z.Member.(string)
-			if from.passed(int64(z.Score), m) && matches(m, zone, sp) {
+			if from.passed(int64(z.Score), m) && parseMember(m).matches(zone, sp) {
 				ids = append(ids, idOf(m))
 				rankOf[idOf(m)] = m
 			}
@@ -439,9 +439,8 @@ func filterCodes(ctx context.Context, rdb redis.Cmdable, keys projections.Keys, 
 
 // matches reports whether a ranking member is of the zone and salesperson
 // (0: any).
-func matches(member string, zone, sp uint64) bool {
-	z, s := memberCodes(member)
-	return (zone == 0 || z == zone) && (sp == 0 || s == sp)
+func (r ranked) matches(zone, sp uint64) bool {
+	return (zone == 0 || r.zone == zone) && (sp == 0 || r.salesperson == sp)
 }
 
 // standings reads the customers' standings on asOf, in order; one the model

@@ -113,16 +113,23 @@ func (r *record) open() int64 {
 	return n
 }
 
-// oldestDue is the due date of the oldest open invoice; false when none is open.
-func (r *record) oldestDue() (account.Date, bool) {
-	var d account.Date
+// dueRange is the due dates of the oldest and newest open invoices (zero
+// when none is open).
+func (r *record) dueRange() (oldest, newest account.Date) {
 	found := false
 	for _, i := range r.Invoices {
-		if i.Open > 0 && (!found || i.DueOn < d) {
-			d, found = i.DueOn, true
+		if i.Open <= 0 {
+			continue
 		}
+		if !found || i.DueOn < oldest {
+			oldest = i.DueOn
+		}
+		if !found || i.DueOn > newest {
+			newest = i.DueOn
+		}
+		found = true
 	}
-	return d, found
+	return oldest, newest
 }
 
 const recordFormat = 1

@@ -84,7 +84,7 @@ type SetCreditLimit struct {
 type AccountHandler struct{ d *deps }
 
 func (h *AccountHandler) IssueInvoice(ctx context.Context, cmd IssueInvoice) (Result, error) {
-	return h.run(ctx, cmd.Meta, "IssueInvoice", cmd, cmd.CustomerID, cmd.SeenVersion, "",
+	return h.run(ctx, cmd.Meta, "IssueInvoice", cmd.input(), cmd.CustomerID, cmd.SeenVersion, "",
 		func(a *account.Account, c *customer.Customer, today account.Date) ([]account.Event, error) {
 			if c.Erasure() != nil {
 				return nil, customer.ErrErased
@@ -96,14 +96,14 @@ func (h *AccountHandler) IssueInvoice(ctx context.Context, cmd IssueInvoice) (Re
 }
 
 func (h *AccountHandler) VoidInvoice(ctx context.Context, cmd VoidInvoice) (Result, error) {
-	return h.run(ctx, cmd.Meta, "VoidInvoice", cmd, cmd.CustomerID, cmd.SeenVersion, cmd.Reason,
+	return h.run(ctx, cmd.Meta, "VoidInvoice", cmd.input(), cmd.CustomerID, cmd.SeenVersion, cmd.Reason,
 		func(a *account.Account, _ *customer.Customer, today account.Date) ([]account.Event, error) {
 			return a.VoidInvoice(cmd.Number, cmd.Reason, orToday(cmd.On, today))
 		})
 }
 
 func (h *AccountHandler) ReceivePayment(ctx context.Context, cmd ReceivePayment) (Result, error) {
-	return h.run(ctx, cmd.Meta, "ReceivePayment", cmd, cmd.CustomerID, cmd.SeenVersion, "",
+	return h.run(ctx, cmd.Meta, "ReceivePayment", cmd.input(), cmd.CustomerID, cmd.SeenVersion, "",
 		func(a *account.Account, _ *customer.Customer, today account.Date) ([]account.Event, error) {
 			in := cmd.Payment
 			if in.PaymentID == "" {
@@ -115,7 +115,7 @@ func (h *AccountHandler) ReceivePayment(ctx context.Context, cmd ReceivePayment)
 }
 
 func (h *AccountHandler) RefundPayment(ctx context.Context, cmd RefundPayment) (Result, error) {
-	return h.run(ctx, cmd.Meta, "RefundPayment", cmd, cmd.CustomerID, cmd.SeenVersion, cmd.Refund.Reason,
+	return h.run(ctx, cmd.Meta, "RefundPayment", cmd.input(), cmd.CustomerID, cmd.SeenVersion, cmd.Refund.Reason,
 		func(a *account.Account, _ *customer.Customer, today account.Date) ([]account.Event, error) {
 			in := cmd.Refund
 			in.RefundedOn = orToday(in.RefundedOn, today)
@@ -124,7 +124,7 @@ func (h *AccountHandler) RefundPayment(ctx context.Context, cmd RefundPayment) (
 }
 
 func (h *AccountHandler) AddStoreCredit(ctx context.Context, cmd AddStoreCredit) (Result, error) {
-	return h.run(ctx, cmd.Meta, "AddStoreCredit", cmd, cmd.CustomerID, cmd.SeenVersion, cmd.Credit.Message,
+	return h.run(ctx, cmd.Meta, "AddStoreCredit", cmd.input(), cmd.CustomerID, cmd.SeenVersion, cmd.Credit.Message,
 		func(a *account.Account, c *customer.Customer, today account.Date) ([]account.Event, error) {
 			if c.Erasure() != nil {
 				return nil, customer.ErrErased
@@ -136,14 +136,14 @@ func (h *AccountHandler) AddStoreCredit(ctx context.Context, cmd AddStoreCredit)
 }
 
 func (h *AccountHandler) ApplyStoreCredit(ctx context.Context, cmd ApplyStoreCredit) (Result, error) {
-	return h.run(ctx, cmd.Meta, "ApplyStoreCredit", cmd, cmd.CustomerID, cmd.SeenVersion, "",
+	return h.run(ctx, cmd.Meta, "ApplyStoreCredit", cmd.input(), cmd.CustomerID, cmd.SeenVersion, "",
 		func(a *account.Account, _ *customer.Customer, today account.Date) ([]account.Event, error) {
 			return a.ApplyStoreCredit(cmd.Invoice, cmd.Amount, orToday(cmd.On, today))
 		})
 }
 
 func (h *AccountHandler) SetCreditLimit(ctx context.Context, cmd SetCreditLimit) (Result, error) {
-	return h.run(ctx, cmd.Meta, "SetCreditLimit", cmd, cmd.CustomerID, cmd.SeenVersion, "",
+	return h.run(ctx, cmd.Meta, "SetCreditLimit", cmd.input(), cmd.CustomerID, cmd.SeenVersion, "",
 		func(a *account.Account, _ *customer.Customer, _ account.Date) ([]account.Event, error) {
 			return a.SetCreditLimit(cmd.Limit, cmd.Currency)
 		})
@@ -160,12 +160,12 @@ func orToday(d, today account.Date) account.Date {
 // customer (it must exist) and its account, check the version the caller saw,
 // decide, append. personal is the command's free text: an erased customer has
 // no data key left to seal it with, so it must be empty then.
-func (h *AccountHandler) run(ctx context.Context, meta Meta, name string, cmd any, customerID string, seen uint64, personal string,
+func (h *AccountHandler) run(ctx context.Context, meta Meta, name string, input any, customerID string, seen uint64, personal string,
 	decide func(*account.Account, *customer.Customer, account.Date) ([]account.Event, error)) (Result, error) {
 	if err := meta.authorize(writers...); err != nil {
 		return Result{}, err
 	}
-	return h.d.idem.run(ctx, meta, name, withoutMeta(cmd), customerID, func(string, bool) (Result, error) {
+	return h.d.idem.run(ctx, meta, name, input, customerID, func(string, bool) (Result, error) {
 		c, err := h.d.repo.load(ctx, customerID)
 		if err != nil {
 			return Result{}, err
@@ -192,33 +192,13 @@ func (h *AccountHandler) run(ctx context.Context, meta Meta, name string, cmd an
 	})
 }
 
-// withoutMeta is a command's input for its idempotency fingerprint.
-func withoutMeta(cmd any) any {
-	switch c := cmd.(type) {
-	case IssueInvoice:
-		c.Meta = Meta{}
-		return c
-	case VoidInvoice:
-		c.Meta = Meta{}
-		return c
-	case ReceivePayment:
-		c.Meta = Meta{}
-		return c
-	case RefundPayment:
-		c.Meta = Meta{}
-		return c
-	case AddStoreCredit:
-		c.Meta = Meta{}
-		return c
-	case ApplyStoreCredit:
-		c.Meta = Meta{}
-		return c
-	case SetCreditLimit:
-		c.Meta = Meta{}
-		return c
-	}
-	panic(fmt.Sprintf("withoutMeta: %T is not an account command", cmd))
-}
+func (c IssueInvoice) input() any     { c.Meta = Meta{}; return c }
+func (c VoidInvoice) input() any      { c.Meta = Meta{}; return c }
+func (c ReceivePayment) input() any   { c.Meta = Meta{}; return c }
+func (c RefundPayment) input() any    { c.Meta = Meta{}; return c }
+func (c AddStoreCredit) input() any   { c.Meta = Meta{}; return c }
+func (c ApplyStoreCredit) input() any { c.Meta = Meta{}; return c }
+func (c SetCreditLimit) input() any   { c.Meta = Meta{}; return c }
 
 // accounts loads and saves accounts.
 type accounts struct{ streams }

@@ -134,3 +134,18 @@ func Each(t *testing.T, fn func(t *testing.T, c *redis.Client)) {
 		fn(t, c)
 	})
 }
+
+// UsedMemory is the server's used_memory (INFO memory), for the load tools'
+// figures of memory per customer.
+func UsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no used_memory in INFO memory")
+}

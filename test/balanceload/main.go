@@ -266,13 +266,7 @@ func check(err error) {
 }
 
 func usedMemory(ctx context.Context, rdb *redis.Client) int64 {
-	info, err := rdb.Info(ctx, "memory").Result()
+	n, err := redistest.UsedMemory(ctx, rdb)
 	check(err)
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return 0
+	return n
 }

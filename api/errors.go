@@ -132,7 +132,7 @@ func problemOf(err error) Problem {
 		return Problem{Status: http.StatusConflict, Code: "not-archived", Title: "The customer is not archived", Detail: err.Error()}
 	case errors.Is(err, customer.ErrErased):
 		return Problem{Status: http.StatusGone, Code: "customer-erased", Title: "The customer's personal data was erased",
-			Detail: "an erased customer can be read but no longer changed"}
+			Detail: "an erased customer can be read, and its account still takes payments and refunds, but nothing else about it changes"}
 	case errors.Is(err, search.ErrQueryTooShort), errors.Is(err, search.ErrQueryTooLong):
 		return invalidProblem("query.q", err.Error())
 	case errors.Is(err, balances.ErrCurrencyRequired):

@@ -95,15 +95,6 @@ func (r *record) openItems() []account.OpenItem {
 	return out
 }
 
-func (r *record) invoice(number string) *invoice {
-	for k := range r.Invoices {
-		if r.Invoices[k].Number == number {
-			return &r.Invoices[k]
-		}
-	}
-	return nil
-}
-
 // open is what is open on every invoice.
 func (r *record) open() int64 {
 	var n int64

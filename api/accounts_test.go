@@ -74,10 +74,10 @@ func TestAccountTour(t *testing.T) {
 	}
 	_, w = f.money(t, cust.ID, "/payments", map[string]any{"amount": 4_000, "method": "check", "reference": "chk 1001", "received_on": "2026-02-01"},
 		map[string]string{"If-Match": `"1"`})
-	for asOf, bucket := range map[string]string{"2026-02-10": "days_1_30", "2026-03-15": "days_31_60", "2026-05-20": "over_90"} {
-		b = f.balance(t, cust.ID, asOf, w.Position, "technician")
-		if b.Open != 7_000 || b.Overdue != 7_000 || b.Aging[bucket] != 7_000 {
-			t.Errorf("on %s: %+v, want 7000 in %s", asOf, b, bucket)
+	for _, c := range []struct{ asOf, bucket string }{{"2026-02-10", "days_1_30"}, {"2026-03-15", "days_31_60"}, {"2026-05-20", "over_90"}} {
+		b = f.balance(t, cust.ID, c.asOf, w.Position, "technician")
+		if b.Open != 7_000 || b.Overdue != 7_000 || b.Aging[c.bucket] != 7_000 {
+			t.Errorf("on %s: %+v, want 7000 in %s", c.asOf, b, c.bucket)
 		}
 	}
 	if b.CreditHold == nil || !b.CreditHold.Overdue90 {

@@ -129,7 +129,8 @@ func (s *server) reenable(c *gin.Context) {
 	})
 }
 
-// lifecycle runs archive and re-enable: optional If-Match, optional body.
+// lifecycle runs archive and re-enable: optional If-Match; archive needs a
+// body with its reason, re-enable takes none.
 func (s *server) lifecycle(c *gin.Context, body any, run func(commands.Meta, string, uint64) (commands.Result, error)) {
 	id, err := customerID(c)
 	var seen uint64
@@ -140,8 +141,12 @@ func (s *server) lifecycle(c *gin.Context, body any, run func(commands.Meta, str
 	if err == nil {
 		m, err = meta(c)
 	}
-	if err == nil && body != nil && c.Request.ContentLength != 0 {
+	switch {
+	case err != nil:
+	case body != nil:
 		err = decodeBody(c.Request, c.Writer, s.cfg.MaxBody, body, false)
+	case hasBody(c.Request):
+		err = invalid(FieldProblem{Field: "body", Message: "this endpoint takes no body"})
 	}
 	if err != nil {
 		_ = c.Error(err)
@@ -298,6 +303,10 @@ func (s *server) listOrSearch(c *gin.Context) {
 	if err == nil {
 		q.Archived, err = queryBool(c, "archived")
 	}
+	if q.Archived == nil {
+		active := false
+		q.Archived = &active // archived customers are out of the daily list unless asked for
+	}
 	if err == nil {
 		err = s.minPosition(c, s.cfg.Views)
 	}
@@ -326,4 +335,9 @@ func (s *server) listOrSearch(c *gin.Context) {
 		items[i].CreditHold = holds[items[i].ID]
 	}
 	respond(c, http.StatusOK, listPage{Items: items, Next: page.Next})
+}
+
+// hasBody reports whether a request carries a body, announced or chunked.
+func hasBody(r *http.Request) bool {
+	return r.ContentLength > 0 || r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody
 }

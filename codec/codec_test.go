@@ -101,8 +101,11 @@ func TestSealedRoundTripAndChain(t *testing.T) {
 	}
 	prev := codec.Genesis
 	for i, d := range data {
+		// The sealed member is base64 ciphertext, where a short value such as
+		// "Ada" turns up by chance about once in 500 runs: look before it.
+		plain, _, _ := bytes.Cut(d.Data, []byte(`"_sealed":`))
 		for _, v := range personalValues {
-			if bytes.Contains(d.Data, []byte(v)) || bytes.Contains(d.Metadata, []byte(v)) {
+			if bytes.Contains(plain, []byte(v)) || bytes.Contains(d.Metadata, []byte(v)) {
 				t.Fatalf("%s stored %q in plain: %s", d.Type, v, d.Data)
 			}
 		}

@@ -236,7 +236,11 @@ func (c *Customer) Apply(r Recorded) error {
 	case Reenabled:
 		c.archived, c.reason = false, ""
 	case NoteAdded:
-		c.notes = append(c.notes, Note{ID: e.NoteID, Text: e.Text, Author: actor.Actor{ID: e.AuthorID, Name: e.AuthorName}, At: e.At})
+		author := actor.Actor{ID: e.AuthorID, Name: e.AuthorName}
+		if r.By.ID == e.AuthorID {
+			author.Role = r.By.Role // the event's metadata says who wrote it, with the role history shows
+		}
+		c.notes = append(c.notes, Note{ID: e.NoteID, Text: e.Text, Author: author, At: e.At})
 	case Erased:
 		c.erasure = &Erasure{At: r.At, By: r.By, Reason: e.Reason, Reference: e.Reference}
 		c.details, c.reason = personal.Redact(c.details), ""

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/language"
 )
 
 // ErrInvalid is matched (errors.Is) by every *ValidationError.
@@ -176,10 +178,7 @@ func trimAll(ss []string) []string {
 	return out
 }
 
-var (
-	e164        = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
-)
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 const (
 	maxText = 200  // names, picklist values, ids
@@ -298,8 +297,8 @@ func checkAddresses(p *problems, addrs []Address) {
 		if a.Street == "" && a.City == "" && a.Postcode == "" {
 			p.add(path, "needs a street, a city or a postcode")
 		}
-		if a.Country != "" && !countryCode.MatchString(a.Country) {
-			p.add(path+".country", "must be a two-letter ISO 3166 code")
+		if a.Country != "" && !isCountry(a.Country) {
+			p.add(path+".country", "must be an ISO 3166-1 alpha-2 country code, like US or GB")
 		}
 		if (a.Lat == nil) != (a.Lng == nil) {
 			p.add(path, "latitude and longitude go together")
@@ -347,4 +346,11 @@ func checkText(p *problems, d Details) {
 	if utf8.RuneCountInString(d.TicketWarning) > maxLong {
 		p.add("ticket_warning", "longer than %d characters", maxLong)
 	}
+}
+
+// isCountry reports whether code is an assigned ISO 3166-1 alpha-2 country
+// code: not a user-assigned one (XX, ZZ, QM…) nor a grouping (EU).
+func isCountry(code string) bool {
+	r, err := language.ParseRegion(code)
+	return err == nil && len(code) == 2 && r.String() == code && r.IsCountry()
 }

@@ -5,8 +5,8 @@
 // codec's registry and the store's stream prefixes, so a new aggregate is a few
 // lines in its own package and one line in the application's catalogue.
 //
-// Like the rest of domain/, it is pure: no I/O and nothing outside the standard
-// library.
+// Like the rest of domain/, it is pure: no I/O, and besides the standard library
+// only golang.org/x/text's code tables (ISO 4217 currencies, ISO 3166 regions).
 package event
 
 // Event is something that happened. It names its stored type, which is stable:

@@ -112,7 +112,7 @@ func New(cfg Config) (http.Handler, error) {
 	// gin reuses c for the next request, and the timer's cancel can still touch
 	// its parent after the handler returned (a data race the e2e tests found).
 	r.ContextWithFallback = true
-	r.Use(s.requestID, s.logRequests, s.cfg.Metrics.observe, s.recover, problems)
+	r.Use(s.requestID, s.logRequests, s.cfg.Metrics.observe, s.recover, problems, queryUTF8)
 	r.NoRoute(func(c *gin.Context) {
 		_ = c.Error(&apiError{status: http.StatusNotFound, code: "not-found", title: "No such resource"})
 	})

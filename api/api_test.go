@@ -79,7 +79,13 @@ func TestCustomerLifecycle(t *testing.T) {
 	if r := f.do(t, req{method: "GET", path: "/v1/customers?archived=true", role: "auditor", header: after}); !strings.Contains(string(r.Body), w.ID) {
 		t.Fatalf("the archived list does not hold the customer: %s", r.Body)
 	}
-	if r := f.do(t, req{method: "POST", path: path + "/archive", role: "coordinator"}); r.Status != http.StatusConflict || r.problem(t).Code != "already-archived" {
+	if r := f.do(t, req{method: "POST", path: path + "/archive", role: "coordinator"}); r.Status != http.StatusBadRequest || r.problem(t).Errors[0].Field != "body" {
+		t.Errorf("archive without a body: %d %s", r.Status, r.Body)
+	}
+	if r := f.do(t, req{method: "POST", path: path + "/reenable", role: "coordinator", body: map[string]any{"reason": "ignored?"}}); r.Status != http.StatusBadRequest {
+		t.Errorf("re-enable with a body: %d %s", r.Status, r.Body)
+	}
+	if r := f.do(t, req{method: "POST", path: path + "/archive", role: "coordinator", body: map[string]any{"reason": "again"}}); r.Status != http.StatusConflict || r.problem(t).Code != "already-archived" {
 		t.Fatalf("archiving twice: %d %s", r.Status, r.Body)
 	}
 	if r := f.do(t, req{method: "POST", path: path + "/reenable", role: "admin", header: map[string]string{"If-Match": `"3"`}}); r.Status != 200 || r.Header.Get("ETag") != `"4"` {
@@ -208,8 +214,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		}
 	})
 	// Nothing above changed anything: the customer is still at version 1 and alone.
-	pos := f.views.Status().Checkpoint.String()
-	r := f.do(t, req{method: "GET", path: "/v1/customers", role: "auditor", header: map[string]string{"X-Min-Position": pos}})
+	r := f.do(t, req{method: "GET", path: "/v1/customers", role: "auditor", header: map[string]string{"X-Min-Position": w.Position}})
 	if strings.Count(string(r.Body), `"display_name":`) != 1 || !strings.Contains(string(r.Body), `"version":1`) {
 		t.Fatalf("bad requests changed something: %s", r.Body)
 	}
@@ -254,7 +259,7 @@ func TestRoles(t *testing.T) {
 		{req{method: "PATCH", path: "/v1/customers/" + id, body: map[string]any{"description": "x"}, header: map[string]string{"If-Match": "*"}},
 			map[string]int{"": 401, "admin": 200, "coordinator": 200, "technician": 403, "auditor": 403}},
 		{req{method: "POST", path: "/v1/customers", body: person("New", "One", "")}, map[string]int{"": 401, "technician": 403, "auditor": 403}},
-		{req{method: "POST", path: "/v1/customers/" + id + "/archive"}, map[string]int{"": 401, "technician": 403, "auditor": 403}},
+		{req{method: "POST", path: "/v1/customers/" + id + "/archive", body: map[string]any{"reason": "r"}}, map[string]int{"": 401, "technician": 403, "auditor": 403}},
 		{req{method: "POST", path: "/v1/customers/" + id + "/reenable"}, map[string]int{"": 401, "technician": 403, "auditor": 403}},
 		{req{method: "DELETE", path: "/v1/customers/" + id}, map[string]int{"": 401, "admin": 405, "technician": 405}},
 	}

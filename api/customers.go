@@ -143,6 +143,8 @@ func (s *server) lifecycle(c *gin.Context, body any, run func(commands.Meta, str
 	}
 	switch {
 	case err != nil:
+	case body != nil && !hasBody(c.Request):
+		err = invalid(FieldProblem{Field: "body", Message: "a JSON object is required"})
 	case body != nil:
 		err = decodeBody(c.Request, c.Writer, s.cfg.MaxBody, body, false)
 	case hasBody(c.Request):

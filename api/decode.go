@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fieldservice/customer-service/internal/jsonform"
 )
@@ -52,6 +53,9 @@ func decodeBody(r *http.Request, w http.ResponseWriter, limit int64, dst any, me
 func decodeJSON(body []byte, dst any, mergePatch bool) []FieldProblem {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return []FieldProblem{{Field: "body", Message: "a JSON object is required"}}
+	}
+	if !utf8.Valid(body) {
+		return []FieldProblem{{Field: badUTF8(body), Message: "is not valid UTF-8"}}
 	}
 	if !json.Valid(body) {
 		return []FieldProblem{{Field: "body", Message: syntaxMessage(body)}}

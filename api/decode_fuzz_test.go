@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/fieldservice/customer-service/domain/customer"
 )
@@ -45,6 +46,23 @@ func FuzzDecodeJSON(f *testing.F) {
 		b, _ := json.Marshal(want)
 		if !bytes.Equal(a, b) {
 			t.Fatalf("decodeJSON gave %s, encoding/json %s", a, b)
+		}
+	})
+}
+
+// FuzzBadUTF8 feeds the bad-bytes scanner broken JSON: it must end, and
+// never accept what encoding/json would repair.
+func FuzzBadUTF8(f *testing.F) {
+	for _, s := range []string{"[}\xff", "{\"a\":[1,\"\xff\"]}", "{\"\xff\":1}", "[[[", "{\"a\"", "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if utf8.Valid(body) {
+			return
+		}
+		var d details
+		if fields := decodeJSON(body, &d, false); len(fields) == 0 {
+			t.Fatalf("%q was accepted", body)
 		}
 	})
 }

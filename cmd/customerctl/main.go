@@ -31,6 +31,7 @@ const usage = `usage:
   customerctl token list
   customerctl token revoke TOKEN_ID
 common flags: --data DIR (CUSTOMERD_DATA, default ./data), --tokens FILE (CUSTOMERD_TOKENS, default <data>/tokens.json)
+flags may come before or after the command: customerctl --data /srv/customerd token list
 `
 
 func main() {
@@ -43,11 +44,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "token" {
+	words, flags := splitArgs(args)
+	if len(words) < 2 || words[0] != "token" {
 		fmt.Fprint(stderr, usage)
 		return errors.New("want a command")
 	}
-	verb := args[1]
+	verb := words[1]
 	fs := flag.NewFlagSet("customerctl token "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -56,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	role := fs.String("role", "", "role of the new token")
 	name := fs.String("name", "", "name of the person or integration the token is for")
 	actorID := fs.String("actor-id", "", "actor id recorded in events (default: a new UUID)")
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := fs.Parse(append(flags, words[2:]...)); err != nil {
 		return err
 	}
 	path := *tokens
@@ -111,6 +113,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unknown command %q", verb)
 	}
 	return nil
+}
+
+// valued are the flags that take a value: "--data DIR" as well as "--data=DIR".
+var valued = map[string]bool{"data": true, "tokens": true, "role": true, "name": true, "actor-id": true}
+
+// splitArgs separates the flags from the words (the command, its verb and
+// arguments), so that flags may come before the command as well as after it.
+// Everything after "--" is a word.
+func splitArgs(args []string) (words, flags []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(words, args[i+1:]...), flags
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			words = append(words, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if valued[name] && !hasValue && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return words, flags
 }
 
 func envOr(name, def string) string {

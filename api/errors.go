@@ -15,6 +15,7 @@ import (
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
@@ -143,8 +144,19 @@ func problemOf(err error) Problem {
 		return invalidProblem("query.after", "is not a cursor this list returned")
 	case errors.Is(err, search.ErrNotReady), errors.Is(err, customerview.ErrNotReady), errors.Is(err, balances.ErrNotReady):
 		return problemOf(errNotReady)
-	case errors.As(err, new(net.Error)), errors.Is(err, syscall.ECONNREFUSED):
-		return problemOf(errNotReady) // Redis (or the store) is unreachable
+	case storageFull(err) && errors.As(err, new(*eventstore.Error)):
+		return Problem{Status: http.StatusInsufficientStorage, Code: "event-store-full", Title: "The event store is out of disk space",
+			Detail: "nothing was written; writes succeed again, without a restart, once space is freed in the data directory"}
+	case storageFull(err):
+		return Problem{Status: http.StatusInsufficientStorage, Code: "key-store-full", Title: "The key file is out of disk space",
+			Detail: "nothing was written; writes succeed again, without a restart, once space is freed in the data directory"}
+	case errors.As(err, new(*eventstore.Error)) && errors.As(err, new(syscall.Errno)):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "event-store-failed", Title: "The event store could not write or read",
+			Detail: "an I/O error; nothing was acknowledged that is not stored"}
+	case errors.As(err, new(*net.OpError)), errors.Is(err, syscall.ECONNREFUSED):
+		// Redis (or a remote store) is unreachable. Not any net.Error: a
+		// syscall.Errno is one too, and a full disk is not an unreachable Redis.
+		return problemOf(errNotReady)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "unavailable", Title: "The request could not finish in time"}
 	}
@@ -178,6 +190,11 @@ var accountKinds = map[error]string{
 	account.ErrOverRefunded: "over-refunded", account.ErrDuplicatePayment: "duplicate-payment",
 	account.ErrUnknownPaymentTerm: "unknown-payment-term", account.ErrTaxExempt: "tax-exempt", account.ErrDates: "dates-out-of-order",
 	account.ErrRequired: "required", account.ErrUnknownMethod: "unknown-method",
+}
+
+// storageFull reports a disk (or quota) that is full.
+func storageFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 func invalidProblem(field, message string) Problem {

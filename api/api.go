@@ -133,20 +133,24 @@ func New(cfg Config) (http.Handler, error) {
 	v1.GET("/customers/:id", readers, s.get)
 	v1.PATCH("/customers/:id", s.update)
 	v1.DELETE("/customers/:id", noDelete)
-	v1.POST("/customers/:id/archive", s.archive)
-	v1.POST("/customers/:id/reenable", s.reenable)
+	// The commands own the rules of who may do what; the routes check the role
+	// first too, so that a role that may never do it hears 403, not what is
+	// wrong with its body.
+	writers := s.allow(actor.Admin, actor.Coordinator)
+	v1.POST("/customers/:id/archive", writers, s.archive)
+	v1.POST("/customers/:id/reenable", writers, s.reenable)
 	v1.POST("/customers/:id/notes", s.addNote)
 	v1.GET("/customers/:id/history", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.history)
 
-	// Accounts: the commands check who may move money; a technician reads one
+	// Accounts: admins and coordinators move money; a technician reads one
 	// customer's balance on site, not the company's report.
-	v1.POST("/customers/:id/invoices", s.issueInvoice)
-	v1.POST("/customers/:id/invoices/:number/void", s.voidInvoice)
-	v1.POST("/customers/:id/payments", s.receivePayment)
-	v1.POST("/customers/:id/refunds", s.refundPayment)
-	v1.POST("/customers/:id/store-credits", s.addStoreCredit)
-	v1.POST("/customers/:id/store-credits/apply", s.applyStoreCredit)
-	v1.PUT("/customers/:id/credit-limit", s.setCreditLimit)
+	v1.POST("/customers/:id/invoices", writers, s.issueInvoice)
+	v1.POST("/customers/:id/invoices/:number/void", writers, s.voidInvoice)
+	v1.POST("/customers/:id/payments", writers, s.receivePayment)
+	v1.POST("/customers/:id/refunds", writers, s.refundPayment)
+	v1.POST("/customers/:id/store-credits", writers, s.addStoreCredit)
+	v1.POST("/customers/:id/store-credits/apply", writers, s.applyStoreCredit)
+	v1.PUT("/customers/:id/credit-limit", writers, s.setCreditLimit)
 	v1.GET("/customers/:id/balance", readers, s.balance)
 	v1.GET("/customers/:id/billing-history", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.billingHistory)
 	v1.GET("/reports/unpaid-balances", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.unpaidBalances)

@@ -51,6 +51,16 @@ type Config struct {
 	// ReadyLag is how far behind the log a read model may be while /readyz still
 	// reports ready. Default 10 s.
 	ReadyLag time.Duration
+	// FreeSpace, when set, says how much space is left where the store writes
+	// (the embedded mode's data directory): /readyz reports the store as
+	// failing under MinFreeSpace, and /metrics shows it.
+	FreeSpace func() (uint64, error)
+	// MinFreeSpace is the free space under which the store is not ready.
+	// Default 64 MiB.
+	MinFreeSpace uint64
+	// WriteFailureWindow is how long after an append failed to be written
+	// /readyz reports the store as failing. Default 10 s.
+	WriteFailureWindow time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +78,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReadyLag == 0 {
 		c.ReadyLag = 10 * time.Second
+	}
+	if c.MinFreeSpace == 0 {
+		c.MinFreeSpace = 64 << 20
+	}
+	if c.WriteFailureWindow == 0 {
+		c.WriteFailureWindow = 10 * time.Second
 	}
 }
 
@@ -105,6 +121,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s := &server{cfg: cfg}
 	cfg.Metrics.Runners(cfg.Views, cfg.Search, cfg.Balances)
+	if cfg.FreeSpace != nil {
+		cfg.Metrics.FreeSpace(cfg.FreeSpace)
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// Handlers pass c to the store and Redis: it carries the request's deadline.

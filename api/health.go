@@ -30,7 +30,7 @@ func (s *server) readyz(c *gin.Context) {
 	defer cancel()
 	var checks []check
 	err := s.cfg.App.Ping(ctx)
-	checks = append(checks, result("eventstore", err))
+	checks = append(checks, s.store(err))
 	checks = append(checks, result("redis", s.cfg.Redis.Ping(ctx).Err()))
 	for _, r := range []*projections.Runner{s.cfg.Views, s.cfg.Search, s.cfg.Balances} {
 		checks = append(checks, s.projection(ctx, r, err == nil))
@@ -45,6 +45,29 @@ func (s *server) readyz(c *gin.Context) {
 		c.Header("Retry-After", "1")
 	}
 	respond(c, status, gin.H{"status": state, "checks": checks})
+}
+
+// store is ready when it answers, its last failed write (I/O, a full disk) is
+// older than WriteFailureWindow, and it has MinFreeSpace left: a store that
+// reads but cannot write must not take traffic. It recovers by itself.
+func (s *server) store(pingErr error) check {
+	ch := result("eventstore", pingErr)
+	if !ch.OK {
+		return ch
+	}
+	if at := s.cfg.Metrics.lastWriteFailure(); !at.IsZero() && time.Since(at) < s.cfg.WriteFailureWindow {
+		return check{Name: ch.Name, Detail: fmt.Sprintf("an append failed to be written %s ago", time.Since(at).Round(time.Millisecond))}
+	}
+	if s.cfg.FreeSpace != nil {
+		free, err := s.cfg.FreeSpace()
+		switch {
+		case err != nil:
+			return check{Name: ch.Name, Detail: "cannot tell the free space of the data directory"}
+		case free < s.cfg.MinFreeSpace:
+			return check{Name: ch.Name, Detail: fmt.Sprintf("%d MiB free in the data directory, under %d MiB", free>>20, s.cfg.MinFreeSpace>>20)}
+		}
+	}
+	return ch
 }
 
 func result(name string, err error) check {

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -10,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections"
 )
 
@@ -20,6 +24,11 @@ type Metrics struct {
 	requests *prometheus.HistogramVec
 	appends  *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// writeErrors counts appends the store failed to write (I/O, a full disk),
+	// not refusals such as a concurrent write; lastWriteError is when the
+	// latest happened (Unix nanoseconds), for readiness.
+	writeErrors    prometheus.Counter
+	lastWriteError atomic.Int64
 }
 
 // NewMetrics returns a fresh registry with the Go runtime and process collectors.
@@ -36,12 +45,14 @@ func NewMetrics() *Metrics {
 			Help:    "Event store append latency (until durable), by outcome.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"outcome"}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "customerd_store_write_errors_total",
+			Help: "Appends the event store failed to write: I/O errors and a full disk, not concurrency refusals."}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "customerd_http_requests_in_flight",
 			Help: "Requests being served now.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.appends, m.inFlight, collectors.NewGoCollector(),
+	m.reg.MustRegister(m.requests, m.appends, m.inFlight, m.writeErrors, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -59,6 +70,37 @@ func (m *Metrics) ObserveAppend(d time.Duration, err error) {
 		outcome = "error"
 	}
 	m.appends.WithLabelValues(outcome).Observe(d.Seconds())
+	if writeFailure(err) {
+		m.writeErrors.Inc()
+		m.lastWriteError.Store(time.Now().UnixNano())
+	}
+}
+
+// writeFailure reports an append the store could not write: an OS error
+// under it, not a refusal of its content or its expected version.
+func writeFailure(err error) bool {
+	return errors.As(err, new(*eventstore.Error)) && errors.As(err, new(syscall.Errno))
+}
+
+// lastWriteFailure is when an append last failed to be written; zero if never.
+func (m *Metrics) lastWriteFailure() time.Time {
+	if n := m.lastWriteError.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// FreeSpace exposes the free space of the data directory, as free reports it.
+func (m *Metrics) FreeSpace(free func() (uint64, error)) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "customerd_data_free_bytes",
+		Help: "Free space of the file system holding the data directory (event log, key file)."},
+		func() float64 {
+			n, err := free()
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
 }
 
 // Runners exposes the figures of each projection runner.

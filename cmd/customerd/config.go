@@ -25,6 +25,7 @@ type config struct {
 	LogLevel        slog.Level
 	PhoneRegion     string
 	MaxBody         int64
+	MinFreeSpace    uint64
 	MinPositionWait time.Duration
 	ReadyLag        time.Duration
 	ShutdownTimeout time.Duration
@@ -72,6 +73,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&level, "log-level", "info", "log level: debug, info, warn or error")
 	maxBody := "65536"
 	str(&maxBody, "max-body", maxBody, "largest request body in bytes")
+	minFree := "67108864"
+	str(&minFree, "min-free-space", minFree, "free bytes the data directory needs for /readyz to report the store ready (embedded store)")
 	dur(&c.MinPositionWait, "min-position-wait", 5*time.Second, "how long a read waits for X-Min-Position before answering 503")
 	dur(&c.ReadyLag, "ready-lag", 10*time.Second, "how far behind the log a read model may be while /readyz says ready")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests in flight")
@@ -87,6 +90,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if _, err := fmt.Sscan(maxBody, &c.MaxBody); err != nil || c.MaxBody < 1024 {
 		errs = append(errs, errors.New("max-body: want a number of bytes, at least 1024"))
+	}
+	if _, err := fmt.Sscan(minFree, &c.MinFreeSpace); err != nil || c.MinFreeSpace < 1 {
+		errs = append(errs, errors.New("min-free-space: want a number of bytes, at least 1"))
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: a directory is required"))

@@ -83,6 +83,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer store.Close()
 	store = eventstore.ObserveAppends(store, metrics.ObserveAppend)
+	// The embedded store and the key file write to the data directory: its
+	// free space is a readiness check and a metric. KurrentDB watches its own.
+	var freeSpace func() (uint64, error)
+	if cfg.EventStore == "" {
+		freeSpace = func() (uint64, error) { return dataFree(cfg.Data) }
+	}
 
 	app, err := commands.New(ctx, commands.Config{Store: store, Keys: keys, PhoneRegion: cfg.PhoneRegion})
 	if err != nil {
@@ -126,7 +132,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name],
 		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
-		ReadyLag: cfg.ReadyLag})
+		ReadyLag: cfg.ReadyLag, FreeSpace: freeSpace, MinFreeSpace: cfg.MinFreeSpace})
 	if err != nil {
 		return err
 	}
@@ -208,4 +214,13 @@ func keyStoreKind(cfg config) string {
 		return "file"
 	}
 	return "postgresql"
+}
+
+// dataFree is the space left to an unprivileged writer on the file system of dir.
+func dataFree(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
 }

@@ -15,7 +15,6 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,20 +25,17 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/codec"
-	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/embedded"
-	"github.com/fieldservice/customer-service/keystore"
-	keys "github.com/fieldservice/customer-service/keystore/embedded"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/redistest"
 	"github.com/fieldservice/customer-service/projections/search"
 	"github.com/fieldservice/customer-service/test/latency"
+	"github.com/fieldservice/customer-service/test/loadlog"
 )
 
 var (
@@ -64,15 +60,10 @@ func main() {
 	ctx := context.Background()
 	fmt.Printf("# balanceload -n %d -invoices %d (%s)\n\n", *n, *invoices, time.Now().UTC().Format(time.RFC3339))
 
-	store, err := embedded.Open(embedded.Config{Path: filepath.Join(*dir, "events.db")})
+	wl, err := loadlog.Open(*dir)
 	check(err)
-	defer store.Close()
-	ks, err := keys.Open(filepath.Join(*dir, "keys"))
-	check(err)
-	defer ks.Close()
-	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
-	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{CacheSize: 100_000})
-	cdc, _ := codec.New(commands.Events, ring)
+	defer wl.Close()
+	store, cdc := wl.Store, wl.Codec
 
 	t0 := time.Now()
 	ids, events := writeLog(ctx, store, cdc, *n, *invoices)

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/fieldservice/customer-service/test/latency"
+	"github.com/fieldservice/customer-service/test/loadlog"
 
 	"github.com/fieldservice/customer-service/test/synthetic"
 
@@ -39,9 +40,6 @@ import (
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
-	"github.com/fieldservice/customer-service/eventstore/embedded"
-	"github.com/fieldservice/customer-service/keystore"
-	keys "github.com/fieldservice/customer-service/keystore/embedded"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/redistest"
@@ -74,15 +72,10 @@ func main() {
 	ctx := context.Background()
 	fmt.Printf("# searchload -n %d (%s)\n\n", *n, time.Now().UTC().Format(time.RFC3339))
 
-	store, err := embedded.Open(embedded.Config{Path: filepath.Join(*dir, "events.db")})
+	wl, err := loadlog.Open(*dir)
 	check(err)
-	defer store.Close()
-	ks, err := keys.Open(filepath.Join(*dir, "keys"))
-	check(err)
-	defer ks.Close()
-	master, _ := keystore.NewMasterKey(keystore.GenerateMasterKey())
-	ring, _ := keystore.NewKeyring(ks, master, keystore.KeyringOptions{CacheSize: 100_000})
-	cdc, _ := codec.New(commands.Events, ring)
+	defer wl.Close()
+	store, ring, cdc := wl.Store, wl.Ring, wl.Codec
 
 	// 1. The log.
 	t0 := time.Now()

@@ -340,13 +340,13 @@ func decodeRankCursor(s string) (*rankCursor, error) {
 		return nil, ErrBadCursor
 	}
 	v, n := binary.Varint(b)
-	if n <= 0 || len(b)-n < 16 || len(b)-n > 16+2*binary.MaxVarintLen64 {
+	if n <= 0 || len(b)-n < 16 || len(b)-n > 16+4*binary.MaxVarintLen64 {
 		return nil, ErrBadCursor
 	}
 	return &rankCursor{score: v, member: string(b[n:])}, nil
 }
 
-// before reports whether (score, member) comes after the cursor in a ranking,
+// passed reports whether (score, member) comes after the cursor in a ranking,
 // largest first, ties in descending member order as ZREVRANGE gives them.
 func (c *rankCursor) passed(score int64, member string) bool {
 	return c == nil || score < c.score || score == c.score && member < c.member

@@ -2,7 +2,9 @@ package main
 
 import (
 	"io"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -34,3 +36,66 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEListsEveryFlag: the README's configuration table names every flag
+// with its environment variable and default, and nothing customerd lacks.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	var help strings.Builder
+	if _, err := parseConfig([]string{"--help"}, func(string) string { return "" }, &help); err == nil {
+		t.Fatal("--help did not stop parsing")
+	}
+	type setting struct{ env, def string }
+	flags := map[string]setting{}
+	var name string
+	for _, line := range strings.Split(help.String(), "\n") {
+		if m := flagLine.FindStringSubmatch(line); m != nil {
+			name = m[1]
+			continue
+		}
+		if name == "" {
+			continue
+		}
+		s := setting{}
+		if m := envPart.FindStringSubmatch(line); m != nil {
+			s.env = m[1]
+		}
+		if m := defaultPart.FindStringSubmatch(line); m != nil {
+			s.def = strings.Trim(m[1], `"`)
+		}
+		flags[name], name = s, ""
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, m := range tableRow.FindAllStringSubmatch(string(readme), -1) {
+		rows[m[1]] = []string{m[2], m[3]}
+	}
+	if len(flags) < 10 {
+		t.Fatalf("read %d flags from --help: %q", len(flags), help.String())
+	}
+	for f, s := range flags {
+		row, ok := rows[f]
+		switch {
+		case !ok:
+			t.Errorf("the README's configuration table lacks --%s", f)
+		case row[0] != s.env:
+			t.Errorf("--%s: the README names %s, customerd reads %s", f, row[0], s.env)
+		case s.def != "" && !strings.Contains(row[1], "`"+s.def+"`"):
+			t.Errorf("--%s: the README's default %q is not customerd's %q", f, row[1], s.def)
+		}
+	}
+	for f := range rows {
+		if _, ok := flags[f]; !ok {
+			t.Errorf("the README lists --%s, which customerd does not have", f)
+		}
+	}
+}
+
+var (
+	flagLine    = regexp.MustCompile(`^  -([a-z-]+)`)
+	envPart     = regexp.MustCompile(`\((CUSTOMERD_[A-Z_]+)\)`)
+	defaultPart = regexp.MustCompile(`\(default ([^)]+)\)\s*$`)
+	tableRow    = regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| `(CUSTOMERD_[A-Z_]+)` \\| ([^|]*) \\|")
+)

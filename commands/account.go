@@ -10,6 +10,7 @@ import (
 	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/eventstore"
 )
 
@@ -162,7 +163,7 @@ func orToday(d, today account.Date) account.Date {
 // no data key left to seal it with, so it must be empty then.
 func (h *AccountHandler) run(ctx context.Context, meta Meta, name string, input any, customerID string, seen uint64, personal string,
 	decide func(*account.Account, *customer.Customer, account.Date) ([]account.Event, error)) (Result, error) {
-	if err := meta.authorize(writers...); err != nil {
+	if err := meta.authorize(permission.AccountsEdit); err != nil {
 		return Result{}, err
 	}
 	return h.d.idem.run(ctx, meta, name, input, customerID, func(string, bool) (Result, error) {

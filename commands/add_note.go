@@ -5,8 +5,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 )
 
 // AddNote adds an office note to a customer. Technicians may add notes too.
@@ -20,7 +20,7 @@ type AddNote struct {
 type AddNoteHandler struct{ d *deps }
 
 func (h *AddNoteHandler) Handle(ctx context.Context, cmd AddNote) (Result, error) {
-	if err := cmd.Meta.authorize(actor.Admin, actor.Coordinator, actor.Technician); err != nil {
+	if err := cmd.Meta.authorize(permission.NotesAdd); err != nil {
 		return Result{}, err
 	}
 	return h.d.idem.run(ctx, cmd.Meta, "AddNote", cmd.input(), cmd.CustomerID,

@@ -38,6 +38,9 @@ type Config struct {
 	ClaimGrace time.Duration
 	// Clock stamps events. Default time.Now.
 	Clock func() time.Time
+	// GroupsTTL is how long the permission groups are cached: how long a
+	// change made through another instance may take to hold here. Default 2 s.
+	GroupsTTL time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +56,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
+	}
+	if c.GroupsTTL == 0 {
+		c.GroupsTTL = 2 * time.Second
 	}
 }
 
@@ -86,6 +92,10 @@ type App struct {
 	EraseCustomer    *EraseCustomerHandler
 	// Account moves money on customers' accounts.
 	Account *AccountHandler
+	// Credentials keeps customers' logins and records every reveal.
+	Credentials *CredentialHandler
+	// Groups keeps the permission groups tokens are issued for.
+	Groups *GroupsHandler
 
 	// Queries answered from the event store.
 	CustomerHistory *CustomerHistoryHandler
@@ -98,6 +108,7 @@ type deps struct {
 	cfg      Config
 	repo     repository
 	accounts accounts
+	creds    credentials
 	emails   emails
 	numbers  *numbers
 	idem     *idempotency
@@ -122,6 +133,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg:      cfg,
 		repo:     repository{st},
 		accounts: accounts{st},
+		creds:    credentials{streams: st, keys: cfg.Keys},
 		numbers:  &numbers{streams: st, clock: cfg.Clock},
 		idem: &idempotency{streams: st, key: subkey(index, "idempotency request fingerprints"),
 			grace: cfg.ClaimGrace, clock: cfg.Clock, inflight: map[string]chan struct{}{}},
@@ -136,6 +148,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		AddNote:          &AddNoteHandler{d},
 		EraseCustomer:    &EraseCustomerHandler{d},
 		Account:          &AccountHandler{d},
+		Credentials:      &CredentialHandler{d: d},
+		Groups:           &GroupsHandler{d: d},
 		CustomerHistory:  &CustomerHistoryHandler{d},
 		store:            cfg.Store,
 	}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 )
 
 // ArchiveCustomer takes a customer out of daily use. Customers are never deleted.
@@ -18,7 +19,7 @@ type ArchiveCustomer struct {
 type ArchiveCustomerHandler struct{ d *deps }
 
 func (h *ArchiveCustomerHandler) Handle(ctx context.Context, cmd ArchiveCustomer) (Result, error) {
-	if err := cmd.Meta.authorize(writers...); err != nil {
+	if err := cmd.Meta.authorize(permission.CustomersArchive); err != nil {
 		return Result{}, err
 	}
 	return h.d.idem.run(ctx, cmd.Meta, "ArchiveCustomer", cmd.input(), cmd.CustomerID,
@@ -39,7 +40,7 @@ type ReenableCustomer struct {
 type ReenableCustomerHandler struct{ d *deps }
 
 func (h *ReenableCustomerHandler) Handle(ctx context.Context, cmd ReenableCustomer) (Result, error) {
-	if err := cmd.Meta.authorize(writers...); err != nil {
+	if err := cmd.Meta.authorize(permission.CustomersArchive); err != nil {
 		return Result{}, err
 	}
 	return h.d.idem.run(ctx, cmd.Meta, "ReenableCustomer", cmd.input(), cmd.CustomerID,

@@ -5,8 +5,10 @@ import (
 
 	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/account"
+	"github.com/fieldservice/customer-service/domain/credential"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/domain/event"
+	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/domain/reservation"
 )
 
@@ -19,12 +21,17 @@ var Events = codec.NewRegistry(slices.Concat(
 	customer.Events(),
 	reservation.Events(),
 	account.Events(),
+	credential.Events(),
+	permission.Events(),
 )...)
 
 // Streams lists every kind of stream the service writes.
 var Streams = []event.Stream{
 	customer.Stream,
 	account.Stream,
+	credential.Stream,
+	credential.Index,
+	permission.Stream,
 	reservation.NumberStream,
 	reservation.EmailStream,
 	reservation.IdempotencyStream,

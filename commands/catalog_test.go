@@ -7,7 +7,9 @@ import (
 
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/account"
+	"github.com/fieldservice/customer-service/domain/credential"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/domain/reservation"
 )
 
@@ -19,6 +21,9 @@ func TestEveryStreamHasOneKind(t *testing.T) {
 	names := []string{
 		customer.Stream.Name(id),
 		account.Stream.Name(id),
+		credential.Stream.Name(id),
+		credential.Index.Name(id),
+		permission.Stream.Name(""),
 		reservation.NumberStream.Name(""),
 		reservation.EmailStream.Name("0123456789abcdef0123456789abcdef"),
 		reservation.IdempotencyStream.Name("0123456789abcdef0123456789abcdef"),

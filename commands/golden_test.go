@@ -16,7 +16,9 @@ import (
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/credential"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/domain/personal"
 	"github.com/fieldservice/customer-service/domain/reservation"
 	"github.com/fieldservice/customer-service/eventstore"
@@ -94,6 +96,16 @@ var golden = map[string]codec.Event{
 		Message: "sorry for the late visit, Ada"},
 	"StoreCreditApplied.v1": account.StoreCreditApplied{Invoice: "INV-1042", Amount: 2_500, AppliedOn: goldenDay + 4},
 	"CreditLimitSet.v1":     account.CreditLimitSet{Limit: ptr[int64](500_000), Currency: "GBP"},
+	"CredentialCreated.v1": credential.Created{CustomerID: goldenSubject.String(), ContactID: "c-1", Name: "Office router",
+		Username: "ada@example.org", URL: "http://192.168.1.1", Password: credential.Sealed{1, 2, 3, 4}, Notes: credential.Sealed{5, 6},
+		Public: true},
+	"CredentialChanged.v1": credential.Changed{Name: ptr("Back-office router"), Username: ptr("admin"), URL: ptr("https://10.0.0.1"),
+		ContactID: ptr(""), Password: credential.Sealed{7, 8, 9}, NotesCleared: true, Public: ptr(false)},
+	"CredentialRevealed.v1":     credential.Revealed{ClientAddress: "203.0.113.7", UserAgent: "curl/8.5.0", Reason: "ticket 4411"},
+	"CredentialRemoved.v1":      credential.Removed{Reason: "router replaced"},
+	"CredentialAttached.v1":     credential.Attached{CredentialID: goldenSubject.String()},
+	"PermissionGroupSaved.v1":   permission.GroupSaved{Name: "field-leads", Description: "Leads", Permissions: []string{"customers.view", "credentials.reveal"}},
+	"PermissionGroupRemoved.v1": permission.GroupRemoved{Name: "field-leads"},
 }
 
 var goldenDay = account.DateOf(goldenAt)
@@ -212,6 +224,10 @@ func redacted(e codec.Event) codec.Event {
 	case account.PaymentRefunded:
 		return personal.Redact(e)
 	case account.StoreCreditAdded:
+		return personal.Redact(e)
+	case credential.Created:
+		return personal.Redact(e)
+	case credential.Changed:
 		return personal.Redact(e)
 	}
 	return e

@@ -1,11 +1,12 @@
 package commands
 
 import (
-	"slices"
+	"fmt"
 	"time"
 
 	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/permission"
 )
 
 // Meta is what every command carries besides its input: who asks, how the request
@@ -23,15 +24,13 @@ func (m Meta) metadata(at time.Time) codec.Metadata {
 	return codec.Metadata{OccurredAt: at, Actor: m.Actor, CorrelationID: m.CorrelationID, CausationID: m.CausationID}
 }
 
-// authorize checks the actor is complete and has one of the roles.
-func (m Meta) authorize(roles ...actor.Role) error {
+// authorize checks the actor is complete and its group grants p.
+func (m Meta) authorize(p permission.Permission) error {
 	if err := m.Actor.Validate(); err != nil {
 		return err
 	}
-	if !slices.Contains(roles, m.Actor.Role) {
-		return ErrForbidden
+	if !m.Actor.Can(p) {
+		return fmt.Errorf("%w: %s needs %s", ErrForbidden, m.Actor.Role, p)
 	}
 	return nil
 }
-
-var writers = []actor.Role{actor.Admin, actor.Coordinator}

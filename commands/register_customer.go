@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 )
 
 // RegisterCustomer creates a customer. Phone numbers may be typed in any common
@@ -23,7 +24,7 @@ type RegisterCustomerHandler struct{ d *deps }
 // every problem, or *EmailTakenError naming the email's owner, and then appends no
 // customer event.
 func (h *RegisterCustomerHandler) Handle(ctx context.Context, cmd RegisterCustomer) (Result, error) {
-	if err := cmd.Meta.authorize(writers...); err != nil {
+	if err := cmd.Meta.authorize(permission.CustomersNew); err != nil {
 		return Result{}, err
 	}
 	id := uuid.Must(uuid.NewV7()).String()

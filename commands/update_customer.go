@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 )
 
 // UpdateCustomer edits some of a customer's details.
@@ -22,7 +23,7 @@ type UpdateCustomerHandler struct{ d *deps }
 // the current version. A new primary email is reserved before the edit is saved and
 // the old one released after.
 func (h *UpdateCustomerHandler) Handle(ctx context.Context, cmd UpdateCustomer) (Result, error) {
-	if err := cmd.Meta.authorize(writers...); err != nil {
+	if err := cmd.Meta.authorize(permission.CustomersEdit); err != nil {
 		return Result{}, err
 	}
 	return h.d.idem.run(ctx, cmd.Meta, "UpdateCustomer", cmd.input(), cmd.CustomerID,

@@ -6,13 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/fieldservice/customer-service/domain/permission"
 )
 
 // Actor is who issued a command.
 type Actor struct {
 	ID   string
 	Name string
+	// Role is the permission group the actor acts in; events record it.
 	Role Role
+	// Permissions are what the group grants now, as the API looked them up.
+	// Nil means the default group's permissions: tools and tests that make
+	// an actor by hand need no lookup. They are never stored.
+	Permissions *permission.Set
+}
+
+// Can reports whether a may do p.
+func (a Actor) Can(p permission.Permission) bool {
+	if a.Permissions != nil {
+		return a.Permissions.Has(p)
+	}
+	return permission.Default(a.Role.String()).Has(p)
 }
 
 // Validate reports whether a is complete enough to be recorded.
@@ -27,8 +42,10 @@ func (a Actor) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Role is what an actor may do. It is a struct so that no other package can make up
-// a role: the zero Role is "none", and ParseRole is the only way in.
+// Role names the permission group an actor acts in: one of the default groups,
+// System, or a group an admin defined. It is a struct so that only a
+// well-formed name gets in: the zero Role is "none", and ParseRole is the only
+// way in. Whether a group by that name exists is the API's lookup, not this.
 type Role struct{ name string }
 
 var (
@@ -42,14 +59,17 @@ var (
 
 var roles = []Role{Admin, Coordinator, Technician, Auditor, System}
 
-// ParseRole reads a role name.
+// ParseRole reads a role name: a default group, system, or the name of a group.
 func ParseRole(s string) (Role, error) {
 	for _, r := range roles {
 		if r.name == s {
 			return r, nil
 		}
 	}
-	return Role{}, fmt.Errorf("unknown role %q (want admin, coordinator, technician, auditor or system)", s)
+	if permission.ValidName(s) {
+		return Role{s}, nil
+	}
+	return Role{}, fmt.Errorf("role %q is not a group name (admin, coordinator, technician, auditor, or a group of 2 to 32 lowercase letters, digits and dashes)", s)
 }
 
 func (r Role) String() string { return r.name }

@@ -5,6 +5,8 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -178,7 +180,14 @@ func (h *CredentialHandler) Reveal(ctx context.Context, cmd RevealCredential) (S
 			return Secrets{}, err
 		}
 		cred, ar, err := h.d.creds.save(ctx, cred, events, cmd.Meta.metadata(h.d.cfg.Clock()))
-		if errors.Is(err, ErrConflict) && attempt < 20 {
+		if errors.Is(err, ErrConflict) && attempt < 50 {
+			// Back off a little, at random: concurrent reveals of one credential
+			// otherwise collide again at once.
+			select {
+			case <-time.After(time.Duration(1+rand.IntN(1+min(attempt, 10))) * time.Millisecond):
+			case <-ctx.Done():
+				return Secrets{}, ctx.Err()
+			}
 			continue
 		}
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/fieldservice/customer-service/api/auth"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/projections"
 )
 
@@ -33,10 +34,10 @@ type Config struct {
 	App *commands.App
 	// Redis holds the read models. Required.
 	Redis *redis.Client
-	// Views, Search and Balances run the customer view, the search index and
-	// the balances; reads wait on them for X-Min-Position, readiness checks
-	// them. Required.
-	Views, Search, Balances *projections.Runner
+	// Views, Search, Balances and Access run the customer view, the search
+	// index, the balances and the credential-access report; reads wait on
+	// them for X-Min-Position, readiness checks them. Required.
+	Views, Search, Balances, Access *projections.Runner
 	// Tokens authenticates bearer tokens. Required.
 	Tokens *auth.Tokens
 	// Metrics receives request figures. Default: a fresh NewMetrics.
@@ -94,7 +95,7 @@ func (c Config) Validate() error {
 		name    string
 		missing bool
 	}{{"app", c.App == nil}, {"redis", c.Redis == nil},
-		{"views runner", c.Views == nil}, {"search runner", c.Search == nil}, {"balances runner", c.Balances == nil},
+		{"views runner", c.Views == nil}, {"search runner", c.Search == nil}, {"balances runner", c.Balances == nil}, {"access report runner", c.Access == nil},
 		{"tokens", c.Tokens == nil}} {
 		if r.missing {
 			errs = append(errs, fmt.Errorf("%s is required", r.name))
@@ -120,7 +121,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("api: invalid config: %w", err)
 	}
 	s := &server{cfg: cfg}
-	cfg.Metrics.Runners(cfg.Views, cfg.Search, cfg.Balances)
+	cfg.Metrics.Runners(cfg.Views, cfg.Search, cfg.Balances, cfg.Access)
 	if cfg.FreeSpace != nil {
 		cfg.Metrics.FreeSpace(cfg.FreeSpace)
 	}
@@ -145,34 +146,50 @@ func New(cfg Config) (http.Handler, error) {
 	r.GET("/openapi.json", serveOpenAPI)
 
 	v1 := r.Group("/v1", s.authenticate)
-	readers := s.allow(actor.Admin, actor.Coordinator, actor.Technician, actor.Auditor)
-	v1.POST("/customers", s.register)
-	v1.GET("/customers", readers, s.listOrSearch)
+	// The commands own the rules of who may do what; the routes check the
+	// permission first too, so that a group that may never do it hears 403,
+	// not what is wrong with its body.
+	can := s.allow
+	v1.POST("/customers", can(permission.CustomersNew), s.register)
+	v1.GET("/customers", can(permission.CustomersView), s.listOrSearch)
 	v1.DELETE("/customers", noDelete)
-	v1.GET("/customers/:id", readers, s.get)
-	v1.PATCH("/customers/:id", s.update)
+	v1.GET("/customers/:id", can(permission.CustomersView), s.get)
+	v1.PATCH("/customers/:id", can(permission.CustomersEdit), s.update)
 	v1.DELETE("/customers/:id", noDelete)
-	// The commands own the rules of who may do what; the routes check the role
-	// first too, so that a role that may never do it hears 403, not what is
-	// wrong with its body.
-	writers := s.allow(actor.Admin, actor.Coordinator)
-	v1.POST("/customers/:id/archive", writers, s.archive)
-	v1.POST("/customers/:id/reenable", writers, s.reenable)
-	v1.POST("/customers/:id/notes", s.addNote)
-	v1.GET("/customers/:id/history", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.history)
+	v1.POST("/customers/:id/archive", can(permission.CustomersArchive), s.archive)
+	v1.POST("/customers/:id/reenable", can(permission.CustomersArchive), s.reenable)
+	v1.POST("/customers/:id/notes", can(permission.NotesAdd), s.addNote)
+	v1.GET("/customers/:id/history", can(permission.CustomersHistory), s.history)
 
-	// Accounts: admins and coordinators move money; a technician reads one
-	// customer's balance on site, not the company's report.
-	v1.POST("/customers/:id/invoices", writers, s.issueInvoice)
-	v1.POST("/customers/:id/invoices/:number/void", writers, s.voidInvoice)
-	v1.POST("/customers/:id/payments", writers, s.receivePayment)
-	v1.POST("/customers/:id/refunds", writers, s.refundPayment)
-	v1.POST("/customers/:id/store-credits", writers, s.addStoreCredit)
-	v1.POST("/customers/:id/store-credits/apply", writers, s.applyStoreCredit)
-	v1.PUT("/customers/:id/credit-limit", writers, s.setCreditLimit)
-	v1.GET("/customers/:id/balance", readers, s.balance)
-	v1.GET("/customers/:id/billing-history", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.billingHistory)
-	v1.GET("/reports/unpaid-balances", s.allow(actor.Admin, actor.Coordinator, actor.Auditor), s.unpaidBalances)
+	// Accounts: the office moves money; a technician reads one customer's
+	// balance on site, not the company's report.
+	money := can(permission.AccountsEdit)
+	v1.POST("/customers/:id/invoices", money, s.issueInvoice)
+	v1.POST("/customers/:id/invoices/:number/void", money, s.voidInvoice)
+	v1.POST("/customers/:id/payments", money, s.receivePayment)
+	v1.POST("/customers/:id/refunds", money, s.refundPayment)
+	v1.POST("/customers/:id/store-credits", money, s.addStoreCredit)
+	v1.POST("/customers/:id/store-credits/apply", money, s.applyStoreCredit)
+	v1.PUT("/customers/:id/credit-limit", money, s.setCreditLimit)
+	v1.GET("/customers/:id/balance", can(permission.AccountsView), s.balance)
+	v1.GET("/customers/:id/billing-history", can(permission.AccountsHistory), s.billingHistory)
+	v1.GET("/reports/unpaid-balances", can(permission.BalancesReport), s.unpaidBalances)
+
+	// Credentials, each item route also scoped to its customer.
+	v1.POST("/customers/:id/credentials", can(permission.CredentialsNew), s.createCredential)
+	v1.GET("/customers/:id/credentials", can(permission.CredentialsView), s.listCredentials)
+	for _, base := range []string{"/credentials/:cid", "/customers/:id/credentials/:cid"} {
+		v1.GET(base, can(permission.CredentialsView), s.getCredential)
+		v1.PATCH(base, can(permission.CredentialsEdit), s.changeCredential)
+		v1.DELETE(base, can(permission.CredentialsDelete), s.removeCredential)
+		v1.POST(base+"/reveal", can(permission.CredentialsReveal), s.revealCredential)
+	}
+	v1.GET("/reports/credential-access", can(permission.CredentialsReport), s.credentialAccess)
+
+	groups := can(permission.GroupsManage)
+	v1.GET("/permission-groups", groups, s.listGroups)
+	v1.PUT("/permission-groups/:name", groups, s.saveGroup)
+	v1.DELETE("/permission-groups/:name", groups, s.removeGroup)
 	return r, nil
 }
 

@@ -1,14 +1,15 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
+	"github.com/fieldservice/customer-service/domain/permission"
 )
 
 // authenticate admits a request with a live bearer token and records its actor.
@@ -25,16 +26,28 @@ func (s *server) authenticate(c *gin.Context) {
 		c.Abort()
 		return
 	}
+	perms, found, err := s.cfg.App.Groups.Permissions(c, a.Role.String())
+	if err == nil && !found {
+		err = &apiError{status: http.StatusForbidden, code: "group-not-found", title: "The token's group no longer exists",
+			detail: "an admin removed group " + a.Role.String() + "; ask for a token of another group"}
+	}
+	if err != nil {
+		_ = c.Error(err)
+		c.Abort()
+		return
+	}
+	a.Permissions = &perms
 	c.Set(actorKey, a)
 	c.Next()
 }
 
-// allow admits only the given roles. Writes are checked again by the commands,
-// which own the rules; this guards the reads, which have no command.
-func (s *server) allow(roles ...actor.Role) gin.HandlerFunc {
+// allow admits only actors whose group grants p. Writes are checked again by
+// the commands, which own the rules; checking here too answers 403 before
+// anything is read or decoded.
+func (s *server) allow(p permission.Permission) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !slices.Contains(roles, actorOf(c).Role) {
-			_ = c.Error(commands.ErrForbidden)
+		if !actorOf(c).Can(p) {
+			_ = c.Error(fmt.Errorf("%w: %s needs %s", commands.ErrForbidden, actorOf(c).Role, p))
 			c.Abort()
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,8 +15,11 @@ import (
 
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/account"
+	"github.com/fieldservice/customer-service/domain/credential"
 	"github.com/fieldservice/customer-service/domain/customer"
+	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/eventstore"
+	"github.com/fieldservice/customer-service/projections/accessreport"
 	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
@@ -89,6 +93,7 @@ func problemOf(err error) Problem {
 		ae    *apiError
 		ve    *customer.ValidationError
 		acct  *account.Error
+		cred  *credential.Error
 		stale *commands.StaleVersionError
 		taken *commands.EmailTakenError
 	)
@@ -106,8 +111,11 @@ func problemOf(err error) Problem {
 		return accountProblem(acct)
 	case errors.As(err, &stale):
 		record := "customer"
-		if stale.Record != "" {
+		switch {
+		case strings.HasPrefix(stale.Record, "account"):
 			record = "account"
+		case stale.Record != "":
+			record = stale.Record
 		}
 		return Problem{Status: http.StatusPreconditionFailed, Code: "stale-version", Title: "The " + record + " changed since it was read",
 			Detail:         fmt.Sprintf("If-Match named version %d; the %s is at version %d. Reload it and apply the change again.", stale.Expected, record, stale.Actual),
@@ -126,7 +134,32 @@ func problemOf(err error) Problem {
 		return Problem{Status: http.StatusConflict, Code: "idempotency-in-progress", Title: "A request with this Idempotency-Key is still running",
 			Detail: "retry shortly"}
 	case errors.Is(err, commands.ErrForbidden):
-		return Problem{Status: http.StatusForbidden, Code: "forbidden", Title: "Your role may not do this"}
+		return Problem{Status: http.StatusForbidden, Code: "forbidden", Title: "Your group may not do this",
+			Detail: strings.TrimPrefix(err.Error(), commands.ErrForbidden.Error()+": ")}
+	case errors.As(err, &cred):
+		p := Problem{Status: http.StatusUnprocessableEntity, Code: "validation-failed", Title: "The credential is not valid"}
+		for _, f := range cred.Problems {
+			p.Errors = append(p.Errors, FieldProblem{Field: f.Path, Message: f.Message})
+		}
+		return p
+	case errors.Is(err, credential.ErrNotFound):
+		return Problem{Status: http.StatusNotFound, Code: "credential-not-found", Title: "No such credential",
+			Detail: "there is no credential with this id (for this customer, on a customer's path)"}
+	case errors.Is(err, credential.ErrRemoved):
+		return Problem{Status: http.StatusGone, Code: "credential-removed", Title: "The credential was removed",
+			Detail: "its key was destroyed: it can be read, but never revealed or changed again"}
+	case errors.Is(err, commands.ErrSecretDoesNotOpen):
+		return Problem{Status: http.StatusInternalServerError, Code: "credential-does-not-open", Title: "The credential's sealed secret does not open",
+			Detail: "it was altered in the store, or copied there from another credential; nothing was revealed"}
+	case errors.Is(err, permission.ErrGroupNotFound):
+		return Problem{Status: http.StatusNotFound, Code: "group-not-found", Title: "No such permission group"}
+	case errors.Is(err, permission.ErrGroupName):
+		return invalidProblem("path.name", err.Error())
+	case errors.Is(err, permission.ErrDescription):
+		return invalidProblem("description", err.Error())
+	case errors.Is(err, permission.ErrFixedGroup), errors.Is(err, permission.ErrAuditorReadOnly), errors.Is(err, permission.ErrBuiltIn):
+		return Problem{Status: http.StatusUnprocessableEntity, Code: "group-rule-violated", Title: "The default groups keep their rules",
+			Detail: err.Error()}
 	case errors.Is(err, customer.ErrAlreadyArchived):
 		return Problem{Status: http.StatusConflict, Code: "already-archived", Title: "The customer is already archived"}
 	case errors.Is(err, customer.ErrNotArchived):
@@ -140,9 +173,13 @@ func problemOf(err error) Problem {
 		return invalidProblem("query.currency", err.Error())
 	case errors.Is(err, balances.ErrOneFilter):
 		return invalidProblem("query.salesperson", err.Error())
-	case errors.Is(err, search.ErrBadCursor), errors.Is(err, customerview.ErrBadCursor), errors.Is(err, balances.ErrBadCursor):
+	case errors.Is(err, accessreport.ErrBadFilter):
+		return invalidProblem("query.to", "is before from")
+	case errors.Is(err, search.ErrBadCursor), errors.Is(err, customerview.ErrBadCursor), errors.Is(err, balances.ErrBadCursor),
+		errors.Is(err, accessreport.ErrBadCursor):
 		return invalidProblem("query.after", "is not a cursor this list returned")
-	case errors.Is(err, search.ErrNotReady), errors.Is(err, customerview.ErrNotReady), errors.Is(err, balances.ErrNotReady):
+	case errors.Is(err, search.ErrNotReady), errors.Is(err, customerview.ErrNotReady), errors.Is(err, balances.ErrNotReady),
+		errors.Is(err, accessreport.ErrNotReady):
 		return problemOf(errNotReady)
 	case storageFull(err) && errors.As(err, new(*eventstore.Error)):
 		return Problem{Status: http.StatusInsufficientStorage, Code: "event-store-full", Title: "The event store is out of disk space",

@@ -18,9 +18,11 @@ import (
 
 	"github.com/fieldservice/customer-service/api"
 	"github.com/fieldservice/customer-service/api/auth"
+	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/commands/commandstest"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/accessreport"
 	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/projectionstest"
@@ -37,7 +39,9 @@ type fixture struct {
 	path     string            // token file
 	views    *projections.Runner
 	accounts *projections.Runner
+	access   *projections.Runner
 	redis    *redistest.Server
+	app      *commands.App
 }
 
 var (
@@ -80,8 +84,10 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	projectionstest.Start(t, views)
 	projectionstest.Start(t, index)
 	projectionstest.Start(t, accounts)
+	access := projectionstest.Runner(t, w, rdb, accessreport.Projector{}, 0)
+	projectionstest.Start(t, access)
 
-	f := &fixture{t: t, tokens: map[string]string{}, path: filepath.Join(t.TempDir(), "tokens.json"), views: views, accounts: accounts, redis: srv}
+	f := &fixture{t: t, tokens: map[string]string{}, path: filepath.Join(t.TempDir(), "tokens.json"), views: views, accounts: accounts, access: access, redis: srv, app: w.App}
 	for _, r := range []actor.Role{actor.Admin, actor.Coordinator, actor.Technician, actor.Auditor} {
 		secret, _, err := auth.Issue(f.path, actor.Actor{ID: "u-" + r.String(), Name: r.String(), Role: r}, time.Now())
 		if err != nil {
@@ -93,7 +99,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := api.Config{App: w.App, Redis: rdb, Views: views, Search: index, Balances: accounts, Tokens: tokens,
+	cfg := api.Config{App: w.App, Redis: rdb, Views: views, Search: index, Balances: accounts, Access: access, Tokens: tokens,
 		MinPositionWait: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&cfg)

@@ -32,7 +32,7 @@ func (s *server) readyz(c *gin.Context) {
 	err := s.cfg.App.Ping(ctx)
 	checks = append(checks, s.store(err))
 	checks = append(checks, result("redis", s.cfg.Redis.Ping(ctx).Err()))
-	for _, r := range []*projections.Runner{s.cfg.Views, s.cfg.Search, s.cfg.Balances} {
+	for _, r := range []*projections.Runner{s.cfg.Views, s.cfg.Search, s.cfg.Balances, s.cfg.Access} {
 		checks = append(checks, s.projection(ctx, r, err == nil))
 	}
 	status, state := http.StatusOK, "ready"

@@ -34,6 +34,7 @@ import (
 	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
 	keytable "github.com/fieldservice/customer-service/keystore/postgres"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/accessreport"
 	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/search"
@@ -109,7 +110,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	runners := map[string]*projections.Runner{}
-	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}} {
+	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}, accessreport.Projector{}} {
 		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, Feed: feed, Logger: log})
 		if err != nil {
 			return err
@@ -130,7 +131,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name],
+	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name], Access: runners[accessreport.Name],
 		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
 		ReadyLag: cfg.ReadyLag, FreeSpace: freeSpace, MinFreeSpace: cfg.MinFreeSpace})
 	if err != nil {

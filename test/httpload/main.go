@@ -39,6 +39,7 @@ import (
 	"github.com/fieldservice/customer-service/keystore"
 	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
 	"github.com/fieldservice/customer-service/projections"
+	"github.com/fieldservice/customer-service/projections/accessreport"
 	"github.com/fieldservice/customer-service/projections/balances"
 	"github.com/fieldservice/customer-service/projections/customerview"
 	"github.com/fieldservice/customer-service/projections/redistest"
@@ -102,7 +103,7 @@ func setup(mode string) *env {
 	runCtx, stop := context.WithCancel(ctx)
 	e.closer = append(e.closer, stop)
 	runners := map[string]*projections.Runner{}
-	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}} {
+	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}, accessreport.Projector{}} {
 		r, err := projections.NewRunner(projections.Config{Store: e.store, Codec: cdc, Redis: e.rdb, Projector: p})
 		check(err)
 		go r.Run(runCtx)
@@ -114,7 +115,7 @@ func setup(mode string) *env {
 	check(err)
 	tokens, err := auth.Open(tokenPath)
 	check(err)
-	h, err := api.New(api.Config{App: e.app, Redis: e.rdb, Views: e.views, Search: e.index, Balances: runners[balances.Name],
+	h, err := api.New(api.Config{App: e.app, Redis: e.rdb, Views: e.views, Search: e.index, Balances: runners[balances.Name], Access: runners[accessreport.Name],
 		Tokens: tokens, Logger: slog.New(slog.DiscardHandler)})
 	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

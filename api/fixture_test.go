@@ -15,6 +15,7 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/api"
 	"github.com/fieldservice/customer-service/api/auth"
@@ -41,6 +42,8 @@ type fixture struct {
 	accounts *projections.Runner
 	access   *projections.Runner
 	redis    *redistest.Server
+	rdb      *redis.Client
+	world    commandstest.World
 	app      *commands.App
 }
 
@@ -87,7 +90,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	access := projectionstest.Runner(t, w, rdb, accessreport.Projector{}, 0)
 	projectionstest.Start(t, access)
 
-	f := &fixture{t: t, tokens: map[string]string{}, path: filepath.Join(t.TempDir(), "tokens.json"), views: views, accounts: accounts, access: access, redis: srv, app: w.App}
+	f := &fixture{t: t, tokens: map[string]string{}, path: filepath.Join(t.TempDir(), "tokens.json"), views: views, accounts: accounts, access: access, redis: srv, rdb: rdb, world: w, app: w.App}
 	for _, r := range []actor.Role{actor.Admin, actor.Coordinator, actor.Technician, actor.Auditor} {
 		secret, _, err := auth.Issue(f.path, actor.Actor{ID: "u-" + r.String(), Name: r.String(), Role: r}, time.Now())
 		if err != nil {

@@ -1,7 +1,7 @@
 // Command customerctl runs operations on a customerd installation. For now it
 // manages the API's bearer tokens:
 //
-//	customerctl token create --role coordinator --name "Ann Office" [--actor-id ann]
+//	customerctl token create --group coordinator --name "Ann Office" [--actor-id ann]
 //	customerctl token list
 //	customerctl token revoke tok_0123456789ab
 //
@@ -27,7 +27,9 @@ import (
 )
 
 const usage = `usage:
-  customerctl token create --role admin|coordinator|technician|auditor --name NAME [--actor-id ID]
+  customerctl token create --group GROUP --name NAME [--actor-id ID]
+    GROUP: admin, coordinator, technician, auditor, or a group an admin defined
+    (PUT /v1/permission-groups/{name}); --role is the same flag
   customerctl token list
   customerctl token revoke TOKEN_ID
 common flags: --data DIR (CUSTOMERD_DATA, default ./data), --tokens FILE (CUSTOMERD_TOKENS, default <data>/tokens.json)
@@ -55,7 +57,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	data := fs.String("data", envOr("CUSTOMERD_DATA", "./data"), "data directory")
 	tokens := fs.String("tokens", os.Getenv("CUSTOMERD_TOKENS"), "token file")
-	role := fs.String("role", "", "role of the new token")
+	role := fs.String("role", "", "permission group of the new token (same as --group)")
+	group := fs.String("group", "", "permission group of the new token: admin, coordinator, technician, auditor, or one an admin defined")
 	name := fs.String("name", "", "name of the person or integration the token is for")
 	actorID := fs.String("actor-id", "", "actor id recorded in events (default: a new UUID)")
 	if err := fs.Parse(append(flags, words[2:]...)); err != nil {
@@ -68,6 +71,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	now := time.Now()
 	switch verb {
 	case "create":
+		if *group != "" && *role != "" && *group != *role {
+			return errors.New("--group and --role name the same thing: give one")
+		}
+		if *group != "" {
+			*role = *group
+		}
 		r, err := actor.ParseRole(*role)
 		if err != nil {
 			return err
@@ -116,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // valued are the flags that take a value: "--data DIR" as well as "--data=DIR".
-var valued = map[string]bool{"data": true, "tokens": true, "role": true, "name": true, "actor-id": true}
+var valued = map[string]bool{"data": true, "tokens": true, "role": true, "group": true, "name": true, "actor-id": true}
 
 // splitArgs separates the flags from the words (the command, its verb and
 // arguments), so that flags may come before the command as well as after it.

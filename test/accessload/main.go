@@ -221,8 +221,12 @@ func queries(ctx context.Context, rdb *redis.Client, creds, custs []uuid.UUID, n
 		filter func() accessreport.Filter
 	}{
 		{"newest page, no filter", func() accessreport.Filter { return accessreport.Filter{} }},
-		{"one customer", func() accessreport.Filter { return accessreport.Filter{CustomerID: custs[rng.IntN(len(custs))].String()} }},
-		{"one credential", func() accessreport.Filter { return accessreport.Filter{CredentialID: creds[rng.IntN(len(creds))].String()} }},
+		{"one customer", func() accessreport.Filter {
+			return accessreport.Filter{CustomerID: custs[rng.IntN(len(custs))].String()}
+		}},
+		{"one credential", func() accessreport.Filter {
+			return accessreport.Filter{CredentialID: creds[rng.IntN(len(creds))].String()}
+		}},
 		{"one user", func() accessreport.Filter { return accessreport.Filter{ActorID: user()} }},
 		{"one user, one month", func() accessreport.Filter {
 			from, to := month()

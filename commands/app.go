@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
@@ -129,11 +131,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("commands: %w", err)
 	}
 	st := streams{store: cfg.Store, codec: cdc}
+	recent, err := lru.New[string, loadedCredential](10_000)
+	if err != nil {
+		return nil, err
+	}
 	d := &deps{
 		cfg:      cfg,
 		repo:     repository{st},
 		accounts: accounts{st},
-		creds:    credentials{streams: st, keys: cfg.Keys},
+		creds:    credentials{streams: st, keys: cfg.Keys, recent: recent},
 		numbers:  &numbers{streams: st, clock: cfg.Clock},
 		idem: &idempotency{streams: st, key: subkey(index, "idempotency request fingerprints"),
 			grace: cfg.ClaimGrace, clock: cfg.Clock, inflight: map[string]chan struct{}{}},

@@ -167,7 +167,13 @@ func (h *CredentialHandler) Reveal(ctx context.Context, cmd RevealCredential) (S
 		return Secrets{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		cred, err := h.live(ctx, cmd.CustomerID, cmd.CredentialID, 0)
+		cred, err := h.d.creds.loadRecent(ctx, cmd.CredentialID)
+		if err == nil {
+			err = scope(cred, cmd.CustomerID, cmd.CredentialID)
+		}
+		if err == nil && cred.Removed() {
+			err = fmt.Errorf("%w: %s", credential.ErrRemoved, cmd.CredentialID)
+		}
 		if err != nil {
 			return Secrets{}, err
 		}
@@ -193,6 +199,7 @@ func (h *CredentialHandler) Reveal(ctx context.Context, cmd RevealCredential) (S
 		if err != nil {
 			return Secrets{}, err
 		}
+		h.d.creds.remember(cred)
 		id := uuid.MustParse(cred.ID())
 		password, notes := cred.Secrets()
 		out := Secrets{CredentialResult: CredentialResult{CredentialID: cred.ID(), CustomerID: cred.CustomerID(), Version: ar.Version, Position: ar.Position}}

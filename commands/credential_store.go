@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/domain/credential"
@@ -56,6 +57,11 @@ func openSecret(key cipher.AEAD, id uuid.UUID, field string, s credential.Sealed
 type credentials struct {
 	streams
 	keys *keystore.Keyring
+	// recent holds credentials as the last reveal left them, so the next one
+	// reads only the events after (a credential's stream grows by one event a
+	// reveal). Only reveals use it: they show no username, and a destroyed
+	// key stops them before anything is opened.
+	recent *lru.Cache[string, loadedCredential]
 }
 
 type loadedCredential struct {
@@ -67,26 +73,54 @@ type loadedCredential struct {
 }
 
 func (r credentials) load(ctx context.Context, id string) (loadedCredential, error) {
+	return r.loadAfter(ctx, id, loadedCredential{Credential: credential.New(id)})
+}
+
+// loadRecent is load, starting from the state a reveal last left.
+func (r credentials) loadRecent(ctx context.Context, id string) (loadedCredential, error) {
+	from, ok := r.recent.Get(id)
+	if !ok {
+		from = loadedCredential{Credential: credential.New(id)}
+	}
+	c, err := r.loadAfter(ctx, id, from)
+	if err == nil {
+		r.remember(c)
+	}
+	return c, err
+}
+
+// remember keeps a copy of c for the next loadRecent: c's own state changes
+// as its caller applies new events.
+func (r credentials) remember(c loadedCredential) {
+	if c.Exists() {
+		state := *c.Credential
+		r.recent.Add(c.ID(), loadedCredential{Credential: &state, head: c.head, erased: c.erased})
+	}
+}
+
+// loadAfter applies, to a copy of from, the events after from's head.
+func (r credentials) loadAfter(ctx context.Context, id string, from loadedCredential) (loadedCredential, error) {
 	if _, err := uuid.Parse(id); err != nil || !credential.Stream.Owns(credential.Stream.Name(id)) {
 		return loadedCredential{}, fmt.Errorf("%w: %q is not a credential id", credential.ErrNotFound, id)
 	}
-	var history []credential.Recorded
-	erased := false
-	head, err := r.read(ctx, credential.Stream.Name(id), eventstore.ReadOptions{},
+	state := *from.Credential // Apply replaces fields, never mutates what they share
+	c := loadedCredential{Credential: &state, head: from.head, erased: from.erased}
+	head, err := r.read(ctx, credential.Stream.Name(id), eventstore.ReadOptions{From: from.head.Version + 1},
 		func(e codec.Event, rec eventstore.RecordedEvent, meta codec.Metadata) error {
 			ce, ok := e.(credential.Event)
 			if !ok {
 				return fmt.Errorf("%s is not a credential event", rec.Type)
 			}
-			erased = erased || meta.Erased
-			history = append(history, credential.Recorded{Event: ce, At: meta.OccurredAt, By: meta.Actor})
-			return nil
+			c.erased = c.erased || meta.Erased
+			return c.Apply(ce, meta.OccurredAt, meta.Actor)
 		})
 	if err != nil {
 		return loadedCredential{}, fmt.Errorf("load credential %s: %w", id, err)
 	}
-	c, err := credential.Replay(id, history)
-	return loadedCredential{Credential: c, head: head, erased: erased}, err
+	if head.Version > 0 {
+		c.head = head
+	}
+	return c, nil
 }
 
 func (r credentials) save(ctx context.Context, c loadedCredential, events []credential.Event, meta codec.Metadata) (loadedCredential, eventstore.AppendResult, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -276,5 +277,78 @@ func TestCreateCredentialIdempotent(t *testing.T) {
 	cmd.Credential.Name = "Another"
 	if _, err := f.app.Credentials.Create(t.Context(), cmd); !errors.Is(err, commands.ErrIdempotencyKeyReused) {
 		t.Fatalf("same key, other request: %v", err)
+	}
+}
+
+// Master-key rotation rewraps the credentials' keys with the customers': after
+// it, a keyring with only the new master key still reveals.
+func TestCredentialKeysRotateWithTheMasterKey(t *testing.T) {
+	t.Parallel()
+	w := commandstest.New(t)
+	f := fixture{app: w.App, store: w.Store, keys: w.Keys, codec: w.Codec}
+	cust := f.register(t, "rotated@example.org")
+	c := f.credential(t, cust.CustomerID, routerLogin)
+	next, err := keystore.NewMasterKey(keystore.GenerateMasterKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Keys.Rotate(t.Context(), next); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keystore.NewKeyring(w.KeyStore, next, keystore.KeyringOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := commands.New(t.Context(), commands.Config{Store: w.Store, Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := app.Credentials.Reveal(t.Context(), commands.RevealCredential{Meta: technician, CredentialID: c.CredentialID})
+	if err != nil || got.Password != routerLogin.Password {
+		t.Fatalf("reveal under the new master key: %q %v", got.Password, err)
+	}
+}
+
+// A reveal starts from the state the last one left and reads only the newer
+// events: changes made through another instance in between are seen, and the
+// versions stay exact.
+func TestRevealSeesChangesMadeElsewhere(t *testing.T) {
+	t.Parallel()
+	w := commandstest.New(t)
+	f := fixture{app: w.App, store: w.Store, keys: w.Keys, codec: w.Codec}
+	other, err := commands.New(t.Context(), commands.Config{Store: w.Store, Keys: w.Keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust := f.register(t, "two-instances@example.org")
+	c := f.credential(t, cust.CustomerID, routerLogin)
+	for i := range 5 {
+		got, err := w.App.Credentials.Reveal(t.Context(), commands.RevealCredential{Meta: technician, CredentialID: c.CredentialID})
+		if err != nil || got.Version != uint64(2+5*i) {
+			t.Fatalf("reveal %d: version %d, %v", i, got.Version, err)
+		}
+		pw := fmt.Sprintf("Elsewhere-%d", i)
+		if _, err := other.Credentials.Change(t.Context(), commands.ChangeCredential{Meta: technician, CredentialID: c.CredentialID,
+			Patch: credential.Patch{Password: &pw}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err = w.App.Credentials.Reveal(t.Context(), commands.RevealCredential{Meta: technician, CredentialID: c.CredentialID})
+		if err != nil || got.Password != pw {
+			t.Fatalf("after a change elsewhere: %q %v", got.Password, err)
+		}
+		if _, err := other.Credentials.Reveal(t.Context(), commands.RevealCredential{Meta: technician, CredentialID: c.CredentialID}); err != nil {
+			t.Fatal(err)
+		}
+		// reveal here, change and reveal elsewhere, reveal here: 5 events a round
+		if i < 4 {
+			_, err := w.App.Credentials.Reveal(t.Context(), commands.RevealCredential{Meta: technician, CredentialID: c.CredentialID})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	view, err := w.App.Credentials.Credential(t.Context(), commands.CredentialQuery{CredentialID: c.CredentialID})
+	if err != nil || view.Version() != uint64(len(f.mustEvents(t, c.CredentialID))) || view.Reveals() != 19 {
+		t.Fatalf("version %d reveals %d, %v", view.Version(), view.Reveals(), err)
 	}
 }

@@ -29,6 +29,11 @@ type config struct {
 	MinPositionWait time.Duration
 	ReadyLag        time.Duration
 	ShutdownTimeout time.Duration
+	// Bus is where integration events go: channel, redis or nats.
+	Bus         string
+	NATSURL     string
+	BusPersonal bool
+	BusMaxLen   int64
 }
 
 // masterKeyEnv holds the master key itself, for deployments that inject secrets
@@ -75,6 +80,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&maxBody, "max-body", maxBody, "largest request body in bytes")
 	minFree := "67108864"
 	str(&minFree, "min-free-space", minFree, "free bytes the data directory needs for /readyz to report the store ready (embedded store)")
+	str(&c.Bus, "bus", "channel", "where integration events are published: channel (in-process only), redis (Redis Streams on the read models' Redis) or nats (NATS JetStream at --nats-url)")
+	str(&c.NATSURL, "nats-url", "", "NATS server for --bus nats (nats://host:4222)")
+	personal := "false"
+	str(&personal, "bus-personal", personal, "also publish the personal topic (customer-events-personal-v1) for trusted consumers: true or false")
+	maxLen := "1000000"
+	str(&maxLen, "bus-max-len", maxLen, "with --bus redis, trim each stream to about this many events")
 	dur(&c.MinPositionWait, "min-position-wait", 5*time.Second, "how long a read waits for X-Min-Position before answering 503")
 	dur(&c.ReadyLag, "ready-lag", 10*time.Second, "how far behind the log a read model may be while /readyz says ready")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests in flight")
@@ -93,6 +104,24 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if _, err := fmt.Sscan(minFree, &c.MinFreeSpace); err != nil || c.MinFreeSpace < 1 {
 		errs = append(errs, errors.New("min-free-space: want a number of bytes, at least 1"))
+	}
+	switch c.Bus {
+	case "channel", "redis":
+	case "nats":
+		if c.NATSURL == "" {
+			errs = append(errs, errors.New("nats-url: --bus nats needs the server's URL"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("bus: %q is not channel, redis or nats", c.Bus))
+	}
+	switch personal {
+	case "true", "false":
+		c.BusPersonal = personal == "true"
+	default:
+		errs = append(errs, errors.New("bus-personal: want true or false"))
+	}
+	if _, err := fmt.Sscan(maxLen, &c.BusMaxLen); err != nil || c.BusMaxLen < 1000 {
+		errs = append(errs, errors.New("bus-max-len: want a number of events, at least 1000"))
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: a directory is required"))

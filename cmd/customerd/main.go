@@ -30,6 +30,7 @@ import (
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/eventstore/embedded"
 	"github.com/fieldservice/customer-service/eventstore/kurrent"
+	"github.com/fieldservice/customer-service/integration"
 	"github.com/fieldservice/customer-service/keystore"
 	keyfile "github.com/fieldservice/customer-service/keystore/embedded"
 	keytable "github.com/fieldservice/customer-service/keystore/postgres"
@@ -109,8 +110,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	bus, err := integration.NewBus(integration.BusConfig{Kind: cfg.Bus, Redis: rdb, MaxLen: cfg.BusMaxLen, NATSURL: cfg.NATSURL})
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
 	runners := map[string]*projections.Runner{}
-	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}, accessreport.Projector{}} {
+	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}, accessreport.Projector{},
+		integration.Relay{Publisher: bus, Personal: cfg.BusPersonal}} {
 		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, Feed: feed, Logger: log})
 		if err != nil {
 			return err
@@ -156,7 +163,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("customerd serving", "addr", ln.Addr().String(), "data", cfg.Data, "eventstore", storeKind(cfg),
-		"redis", redisKind, "keystore", keyStoreKind(cfg), "tokens", cfg.Tokens)
+		"redis", redisKind, "keystore", keyStoreKind(cfg), "tokens", cfg.Tokens, "bus", cfg.Bus)
 
 	select {
 	case err := <-served:

@@ -25,6 +25,7 @@ import (
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/permission"
+	"github.com/fieldservice/customer-service/integration"
 	"github.com/fieldservice/customer-service/projections"
 )
 
@@ -38,6 +39,11 @@ type Config struct {
 	// index, the balances and the credential-access report; reads wait on
 	// them for X-Min-Position, readiness checks them. Required.
 	Views, Search, Balances, Access *projections.Runner
+	// Relay publishes the integration events; its lag is a metric. Optional.
+	Relay *projections.Runner
+	// Republisher re-emits a range of the log through the bus. Optional:
+	// without it, republishing answers 503.
+	Republisher *integration.Republisher
 	// Tokens authenticates bearer tokens. Required.
 	Tokens *auth.Tokens
 	// Metrics receives request figures. Default: a fresh NewMetrics.
@@ -121,7 +127,11 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("api: invalid config: %w", err)
 	}
 	s := &server{cfg: cfg}
-	cfg.Metrics.Runners(cfg.Views, cfg.Search, cfg.Balances, cfg.Access)
+	runners := []*projections.Runner{cfg.Views, cfg.Search, cfg.Balances, cfg.Access}
+	if cfg.Relay != nil {
+		runners = append(runners, cfg.Relay)
+	}
+	cfg.Metrics.Runners(runners...)
 	if cfg.FreeSpace != nil {
 		cfg.Metrics.FreeSpace(cfg.FreeSpace)
 	}
@@ -144,6 +154,7 @@ func New(cfg Config) (http.Handler, error) {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
 	r.GET("/openapi.json", serveOpenAPI)
+	r.GET("/asyncapi.json", serveAsyncAPI)
 
 	v1 := r.Group("/v1", s.authenticate)
 	// The commands own the rules of who may do what; the routes check the
@@ -185,6 +196,10 @@ func New(cfg Config) (http.Handler, error) {
 		v1.POST(base+"/reveal", can(permission.CredentialsReveal), s.revealCredential)
 	}
 	v1.GET("/reports/credential-access", can(permission.CredentialsReport), s.credentialAccess)
+
+	// Integration events without a broker, and a republish through it.
+	v1.GET("/events/stream", can(permission.EventsStream), s.eventStream)
+	v1.POST("/events/republish", can(permission.EventsRepublish), s.republish)
 
 	groups := can(permission.GroupsManage)
 	v1.GET("/permission-groups", groups, s.listGroups)

@@ -103,6 +103,7 @@ type App struct {
 	CustomerHistory *CustomerHistoryHandler
 
 	store eventstore.Store
+	codec *codec.Codec
 }
 
 // deps is what the handlers share.
@@ -158,6 +159,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Groups:           &GroupsHandler{d: d},
 		CustomerHistory:  &CustomerHistoryHandler{d},
 		store:            cfg.Store,
+		codec:            cdc,
 	}, nil
 }
 

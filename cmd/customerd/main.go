@@ -139,6 +139,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name], Access: runners[accessreport.Name],
+		Relay: runners[integration.RelayName], Republisher: &integration.Republisher{App: app, Publisher: bus, Personal: cfg.BusPersonal},
 		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
 		ReadyLag: cfg.ReadyLag, FreeSpace: freeSpace, MinFreeSpace: cfg.MinFreeSpace})
 	if err != nil {

@@ -42,6 +42,9 @@ const (
 	CredentialsReveal
 	CredentialsReport
 	GroupsManage
+	EventsStream
+	EventsPersonal
+	EventsRepublish
 	count
 )
 
@@ -64,12 +67,15 @@ var names = [count]string{
 	CredentialsReveal: "credentials.reveal",
 	CredentialsReport: "credentials.access-report",
 	GroupsManage:      "groups.manage",
+	EventsStream:      "events.stream",
+	EventsPersonal:    "events.personal",
+	EventsRepublish:   "events.republish",
 }
 
 // readOnly are the permissions that change nothing and reveal no secret: the
 // only ones the auditor group may hold.
 var readOnly = SetOf(CustomersView, CustomersHistory, AccountsView, AccountsHistory, BalancesReport,
-	CredentialsView, CredentialsReport)
+	CredentialsView, CredentialsReport, EventsStream)
 
 func (p Permission) String() string {
 	if p < count {

@@ -1,12 +1,12 @@
-// Command customerctl runs operations on a customerd installation. For now it
-// manages the API's bearer tokens:
+// Command customerctl runs operations on a customerd installation. It manages
+// the API's bearer tokens, working on the token file (--tokens, default
+// <data>/tokens.json, as customerd; a running customerd picks changes up on its
+// next request), and asks a running customerd to republish integration events:
 //
 //	customerctl token create --group coordinator --name "Ann Office" [--actor-id ann]
 //	customerctl token list
 //	customerctl token revoke tok_0123456789ab
-//
-// It works on the token file (--tokens, default <data>/tokens.json, as customerd);
-// a running customerd picks changes up on its next request.
+//	customerctl republish --from 1042/1042 [--to 2048/2048]
 package main
 
 import (
@@ -32,6 +32,9 @@ const usage = `usage:
     (PUT /v1/permission-groups/{name}); --role is the same flag
   customerctl token list
   customerctl token revoke TOKEN_ID
+  customerctl republish --from POSITION|TIME [--to POSITION|TIME] [--url URL] [--token-file FILE]
+    re-emits the integration events after a position (the last one a subscriber has) or
+    since an RFC 3339 time, through customerd's bus; needs events.republish
 common flags: --data DIR (CUSTOMERD_DATA, default ./data), --tokens FILE (CUSTOMERD_TOKENS, default <data>/tokens.json)
 flags may come before or after the command: customerctl --data /srv/customerd token list
 `
@@ -47,6 +50,9 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) error {
 	words, flags := splitArgs(args)
+	if len(words) >= 1 && words[0] == "republish" {
+		return republish(append(flags, words[1:]...), stdout, stderr)
+	}
 	if len(words) < 2 || words[0] != "token" {
 		fmt.Fprint(stderr, usage)
 		return errors.New("want a command")
@@ -125,7 +131,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // valued are the flags that take a value: "--data DIR" as well as "--data=DIR".
-var valued = map[string]bool{"data": true, "tokens": true, "role": true, "group": true, "name": true, "actor-id": true}
+var valued = map[string]bool{"data": true, "tokens": true, "role": true, "group": true, "name": true, "actor-id": true,
+	"from": true, "to": true, "url": true, "token-file": true}
 
 // splitArgs separates the flags from the words (the command, its verb and
 // arguments), so that flags may come before the command as well as after it.

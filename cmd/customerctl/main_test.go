@@ -26,3 +26,12 @@ func TestFlagsBeforeOrAfterTheCommand(t *testing.T) {
 		t.Fatal("revoke without a token id succeeded")
 	}
 }
+
+// republish needs a range's start before it asks customerd anything (the
+// e2e tests run it against a real customerd).
+func TestRepublishNeedsFrom(t *testing.T) {
+	var out, errs bytes.Buffer
+	if err := run([]string{"republish", "--url", "http://127.0.0.1:1"}, &out, &errs); err == nil || !strings.Contains(err.Error(), "--from is required") {
+		t.Fatalf("no --from: %v", err)
+	}
+}

@@ -124,7 +124,7 @@ func (r Republisher) Republish(ctx context.Context, from, to Bound) (int, events
 			return err
 		}
 		for _, m := range msgs {
-			wm, err := watermillMessage(m)
+			wm, err := WatermillMessage(m)
 			if err != nil {
 				return err
 			}

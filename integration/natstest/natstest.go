@@ -37,6 +37,13 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// Launch runs nats-server with its files in dir, for tools that are not
+// tests (the load tool). Stop it when done.
+func Launch(dir string) (*Server, error) {
+	s := &Server{dir: dir}
+	return s, s.start()
+}
+
 func (s *Server) start() error {
 	if s.port == 0 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

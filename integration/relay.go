@@ -14,7 +14,7 @@ import (
 	"github.com/fieldservice/customer-service/projections"
 )
 
-// RelayName is the relay's checkpoint identity.
+// RelayName prefixes the relay's checkpoint identity, which names its bus.
 const RelayName = "integration-relay-v1"
 
 // Relay publishes the integration events of the log, in log order, through a
@@ -32,12 +32,21 @@ const RelayName = "integration-relay-v1"
 // publishes the log again from the start, as any read model rebuilds.
 type Relay struct {
 	Publisher message.Publisher
+	// Bus names the publisher's kind (Channel, Redis, NATS). The checkpoint
+	// is the bus's: a relay moved to another bus publishes the log to it from
+	// the start, as a new subscriber of it expects.
+	Bus string
 	// Personal also publishes the Personal topic.
 	Personal bool
 }
 
 // Name implements projections.Projector.
-func (Relay) Name() string { return RelayName }
+func (r Relay) Name() string {
+	if r.Bus == "" {
+		return RelayName + "-" + Channel
+	}
+	return RelayName + "-" + r.Bus
+}
 
 // EventTypes implements projections.Subscriber.
 func (Relay) EventTypes() []string { return StoredTypes() }

@@ -115,9 +115,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer bus.Close()
+	relay := integration.Relay{Publisher: bus, Bus: cfg.Bus, Personal: cfg.BusPersonal}
 	runners := map[string]*projections.Runner{}
 	for _, p := range []projections.Projector{customerview.Projector{}, search.Projector{}, balances.Projector{}, accessreport.Projector{},
-		integration.Relay{Publisher: bus, Personal: cfg.BusPersonal}} {
+		relay} {
 		r, err := projections.NewRunner(projections.Config{Store: store, Codec: cdc, Redis: rdb, Projector: p, Feed: feed, Logger: log})
 		if err != nil {
 			return err
@@ -139,7 +140,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name], Access: runners[accessreport.Name],
-		Relay: runners[integration.RelayName], Republisher: &integration.Republisher{App: app, Publisher: bus, Personal: cfg.BusPersonal},
+		Relay: runners[relay.Name()], Republisher: &integration.Republisher{App: app, Publisher: bus, Personal: cfg.BusPersonal},
 		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
 		ReadyLag: cfg.ReadyLag, FreeSpace: freeSpace, MinFreeSpace: cfg.MinFreeSpace})
 	if err != nil {

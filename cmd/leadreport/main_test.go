@@ -147,4 +147,3 @@ func TestLeadReportFromTheStream(t *testing.T) {
 		t.Fatalf("salespersons CSV: %q", csv)
 	}
 }
-

@@ -400,17 +400,12 @@ var reportColumns = []string{"customer_id", "number", "currency", "open", "overd
 
 func (s *server) unpaidBalancesCSV(c *gin.Context, q balances.ReportRequest) {
 	q.Limit = 1000
-	rep, err := balances.UnpaidBalances(c, s.cfg.Redis, q)
-	if err != nil {
-		_ = c.Error(err) // nothing written yet: a problem can still be answered
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="unpaid-balances-`+q.AsOf.String()+`.csv"`)
-	c.Status(http.StatusOK)
-	w := csv.NewWriter(c.Writer)
-	_ = w.Write(reportColumns)
-	for {
+	s.streamCSV(c, "unpaid-balances-"+q.AsOf.String()+".csv", reportColumns, func() ([][]string, bool, error) {
+		rep, err := balances.UnpaidBalances(c, s.cfg.Redis, q)
+		if err != nil {
+			return nil, false, err
+		}
+		rows := make([][]string, 0, len(rep.Rows))
 		for _, r := range rep.Rows {
 			oldest, limit := "", ""
 			if r.OldestDue != nil {
@@ -420,19 +415,38 @@ func (s *server) unpaidBalancesCSV(c *gin.Context, q balances.ReportRequest) {
 				limit = strconv.FormatInt(*r.CreditLimit, 10)
 			}
 			n := func(v int64) string { return strconv.FormatInt(v, 10) }
-			_ = w.Write([]string{r.CustomerID, n(r.Number), r.Currency, n(r.Open), n(r.Overdue), n(r.Buckets.Current),
+			rows = append(rows, []string{r.CustomerID, n(r.Number), r.Currency, n(r.Open), n(r.Overdue), n(r.Buckets.Current),
 				n(r.Buckets.Days1to30), n(r.Buckets.Days31to60), n(r.Buckets.Days61to90), n(r.Buckets.Over90), oldest,
 				n(r.StoreCredit), limit, strconv.FormatBool(r.Hold.On())})
 		}
-		w.Flush()
-		if rep.Next == "" || w.Error() != nil {
+		q.After = rep.Next
+		return rows, rep.Next != "", nil
+	})
+}
+
+// streamCSV answers a report as CSV, page after page: page returns the next
+// page's rows and whether more follow. The first page is read before anything
+// is written, so its failure is still a problem answer; a later one can only
+// cut the body short, which a client sees as a broken download, not a
+// complete file.
+func (s *server) streamCSV(c *gin.Context, filename string, header []string, page func() ([][]string, bool, error)) {
+	rows, more, err := page()
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="`+filename+`"`)
+	c.Status(http.StatusOK)
+	w := csv.NewWriter(c.Writer)
+	_ = w.Write(header)
+	for {
+		_ = w.WriteAll(rows)
+		if !more || w.Error() != nil {
 			return
 		}
-		q.After = rep.Next
-		if rep, err = balances.UnpaidBalances(c, s.cfg.Redis, q); err != nil {
-			// The status is sent: all that is left is to cut the body short,
-			// which a client sees as a broken download, not a complete file.
-			s.cfg.Logger.Error("unpaid balances CSV cut short", "error", err, "request_id", c.GetString(requestIDKey))
+		if rows, more, err = page(); err != nil {
+			s.cfg.Logger.Error("CSV cut short", "file", filename, "error", err, "request_id", c.GetString(requestIDKey))
 			panic(http.ErrAbortHandler)
 		}
 	}

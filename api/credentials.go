@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"net/http"
 	"strconv"
 	"strings"
@@ -336,29 +335,17 @@ var accessColumns = []string{"at", "action", "credential_id", "credential_name",
 
 func (s *server) credentialAccessCSV(c *gin.Context, f accessreport.Filter) {
 	f.Limit = accessreport.MaxLimit
-	page, err := accessreport.Query(c, s.cfg.Redis, f)
-	if err != nil {
-		_ = c.Error(err) // nothing written yet: a problem can still be answered
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="credential-access.csv"`)
-	c.Status(http.StatusOK)
-	w := csv.NewWriter(c.Writer)
-	_ = w.Write(accessColumns)
-	for {
-		for _, e := range page.Entries {
-			_ = w.Write([]string{e.At.Format(time.RFC3339Nano), e.Action.String(), e.CredentialID, e.CredentialName, e.CustomerID,
-				e.ActorID, e.ActorName, e.ActorRole, e.ClientAddress, e.UserAgent, e.Reason, e.Changed, strconv.FormatUint(e.Version, 10)})
+	s.streamCSV(c, "credential-access.csv", accessColumns, func() ([][]string, bool, error) {
+		page, err := accessreport.Query(c, s.cfg.Redis, f)
+		if err != nil {
+			return nil, false, err
 		}
-		w.Flush()
-		if page.Next == "" || w.Error() != nil {
-			return
+		rows := make([][]string, len(page.Entries))
+		for i, e := range page.Entries {
+			rows[i] = []string{e.At.Format(time.RFC3339Nano), e.Action.String(), e.CredentialID, e.CredentialName, e.CustomerID,
+				e.ActorID, e.ActorName, e.ActorRole, e.ClientAddress, e.UserAgent, e.Reason, e.Changed, strconv.FormatUint(e.Version, 10)}
 		}
 		f.After = page.Next
-		if page, err = accessreport.Query(c, s.cfg.Redis, f); err != nil {
-			s.cfg.Logger.Error("credential access CSV cut short", "error", err, "request_id", c.GetString(requestIDKey))
-			panic(http.ErrAbortHandler)
-		}
-	}
+		return rows, page.Next != "", nil
+	})
 }

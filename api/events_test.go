@@ -25,6 +25,7 @@ type sseEvent struct {
 func (f *fixture) stream(t *testing.T, role, query, lastID string) (<-chan sseEvent, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // before the server's Close, which waits for open streams
 	req, _ := http.NewRequestWithContext(ctx, "GET", f.url+"/v1/events/stream"+query, nil)
 	req.Header.Set("Authorization", "Bearer "+f.tokens[role])
 	if lastID != "" {

@@ -21,7 +21,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -131,25 +134,26 @@ func Translate(e projections.Event, customerID string, personal bool) ([]Message
 	if !ok {
 		return nil, nil
 	}
-	var stored map[string]json.RawMessage
-	if err := json.Unmarshal(storedData(e), &stored); err != nil {
+	// The public fields are plain in the stored bytes: reading them there
+	// spares encoding the decoded event. The personal ones, and the names of
+	// every field an edit changed, need the decoded (unsealed) event.
+	src := e.Data
+	if m.changed || personal && len(m.personal) > 0 {
+		src = storedData(e)
+	}
+	stored, err := members(src, m.inner)
+	if err != nil {
 		return nil, fmt.Errorf("integration: %s@%d: %w", e.Stream, e.Version, err)
 	}
-	if m.inner != "" {
-		var inner map[string]json.RawMessage
-		if err := json.Unmarshal(stored[m.inner], &inner); err != nil {
-			return nil, fmt.Errorf("integration: %s@%d %s: %w", e.Stream, e.Version, m.inner, err)
-		}
-		stored = inner
-	}
-	ids := map[string]any{"customer_id": customerID}
+	ids := [][2]string{{"customer_id", customerID}}
 	if id, ok := credential.Stream.ID(e.Stream); ok {
-		ids["credential_id"] = id
+		ids = append(ids, [2]string{"credential_id", id})
 	}
+	var extra []json.RawMessage // members written after the ids, in order
+	var extraNames []string
 	if e.Type == customer.TypeRegistered {
-		ids["number"] = e.Event.(customer.Registered).Number
+		extraNames, extra = append(extraNames, "number"), append(extra, json.RawMessage(strconv.FormatInt(e.Event.(customer.Registered).Number, 10)))
 	}
-	public := pick(stored, m.public, ids)
 	if m.changed {
 		var names []string
 		for k := range stored {
@@ -158,19 +162,26 @@ func Translate(e projections.Event, customerID string, personal bool) ([]Message
 			}
 		}
 		slices.Sort(names)
-		public["changed"] = names
+		b, _ := json.Marshal(names)
+		extraNames, extra = append(extraNames, "changed"), append(extra, b)
 	}
+	public := object(ids, extraNames, extra, stored, m.public)
 	ev, err := cloudEvent(e, m.typ, customerID, public)
 	if err != nil {
 		return nil, err
 	}
 	out := []Message{{Topic: Public, Event: ev}}
 	if personal && (len(m.personal) > 0 || e.Type == customer.TypeErased) {
-		data := pick(stored, m.personal, ids)
-		if e.Type == customer.TypeErased {
-			data = public
+		data := public
+		if e.Type != customer.TypeErased {
+			var idNames []string
+			var idValues []json.RawMessage
+			if e.Type == customer.TypeRegistered {
+				idNames, idValues = extraNames[:1], extra[:1]
+			}
+			data = object(ids, idNames, idValues, stored, m.personal)
 		}
-		if len(data) > len(ids) || e.Type == customer.TypeErased {
+		if e.Type == customer.TypeErased || hasAny(stored, m.personal) {
 			pev, err := cloudEvent(e, m.typ, customerID, data)
 			if err != nil {
 				return nil, err
@@ -179,6 +190,22 @@ func Translate(e projections.Event, customerID string, personal bool) ([]Message
 		}
 	}
 	return out, nil
+}
+
+// members reads the members of a JSON object, or of its member inner.
+func members(b []byte, inner string) (map[string]json.RawMessage, error) {
+	var stored map[string]json.RawMessage
+	if err := gojson.Unmarshal(b, &stored); err != nil {
+		return nil, err
+	}
+	if inner == "" {
+		return stored, nil
+	}
+	var in map[string]json.RawMessage
+	if err := gojson.Unmarshal(stored[inner], &in); err != nil {
+		return nil, fmt.Errorf("%s: %w", inner, err)
+	}
+	return in, nil
 }
 
 // storedData is the stored event's data as its Go value encodes it: the
@@ -191,20 +218,38 @@ func storedData(e projections.Event) []byte {
 	return b
 }
 
-func pick(stored map[string]json.RawMessage, fields []string, ids map[string]any) map[string]any {
-	out := make(map[string]any, len(fields)+len(ids))
-	for k, v := range ids {
-		out[k] = v
+func hasAny(stored map[string]json.RawMessage, fields []string) bool {
+	for _, f := range fields {
+		if v, ok := stored[f]; ok && string(v) != "null" {
+			return true
+		}
+	}
+	return false
+}
+
+// object writes the event's data: the ids, the extra members, then the
+// contract's fields that the stored event has, in the contract's order.
+func object(ids [][2]string, names []string, values []json.RawMessage, stored map[string]json.RawMessage, fields []string) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, '{')
+	for i, kv := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(append(strconv.AppendQuote(b, kv[0]), ':'), kv[1]) // ids and names are ASCII
+	}
+	for i, n := range names {
+		b = append(append(strconv.AppendQuote(append(b, ','), n), ':'), values[i]...)
 	}
 	for _, f := range fields {
 		if v, ok := stored[f]; ok && string(v) != "null" {
-			out[f] = v
+			b = append(append(strconv.AppendQuote(append(b, ','), f), ':'), v...)
 		}
 	}
-	return out
+	return append(b, '}')
 }
 
-func cloudEvent(e projections.Event, typ, customerID string, data map[string]any) (event.Event, error) {
+func cloudEvent(e projections.Event, typ, customerID string, data []byte) (event.Event, error) {
 	ev := event.New(event.CloudEventsVersionV1)
 	ev.SetID(e.ID.String())
 	ev.SetSource(Source)
@@ -213,9 +258,10 @@ func cloudEvent(e projections.Event, typ, customerID string, data map[string]any
 	ev.SetTime(e.Meta.OccurredAt.UTC().Truncate(time.Microsecond))
 	ev.SetExtension(ExtPartitionKey, customerID)
 	ev.SetExtension(ExtPosition, e.Position.String())
-	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
-		return ev, fmt.Errorf("integration: %s: %w", typ, err)
-	}
+	// The data is JSON already: set it as such (SetData would take bytes for
+	// binary data and base64 them).
+	ev.SetDataContentType(event.ApplicationJSON)
+	ev.DataEncoded, ev.DataBase64 = data, false
 	if err := ev.Validate(); err != nil {
 		return ev, fmt.Errorf("integration: %s: %w", typ, err)
 	}

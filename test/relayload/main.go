@@ -149,8 +149,11 @@ func lag(ctx context.Context, wl *loadlog.Log, cp, busRedis *redis.Client, bus *
 	go feed.Run(rctx)
 	go r.Run(rctx)
 	check(r.WaitFor(ctx, start)) // the replay of the old log, first
+	// A subscriber can read a registration before its command has returned:
+	// whichever of the two comes second measures the lag (zero if the read
+	// came first).
 	var mu sync.Mutex
-	appended := map[string]time.Time{}
+	appended, read := map[string]time.Time{}, map[string]time.Time{}
 	var lags []time.Duration
 	var got atomic.Int64
 	go func() {
@@ -171,6 +174,8 @@ func lag(ctx context.Context, wl *loadlog.Log, cp, busRedis *redis.Client, bus *
 				if t, ok := appended[subject]; ok {
 					lags = append(lags, now.Sub(t))
 					delete(appended, subject)
+				} else {
+					read[subject] = now
 				}
 				mu.Unlock()
 				got.Add(1)
@@ -189,8 +194,14 @@ func lag(ctx context.Context, wl *loadlog.Log, cp, busRedis *redis.Client, bus *
 			d.Email = fmt.Sprintf("lag%d-%s@example.org", i, uuid.NewString()[:8])
 			res, err := app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: by, Details: d})
 			check(err)
+			now := time.Now()
 			mu.Lock()
-			appended[res.CustomerID] = time.Now()
+			if _, ok := read[res.CustomerID]; ok {
+				lags = append(lags, 0)
+				delete(read, res.CustomerID)
+			} else {
+				appended[res.CustomerID] = now
+			}
 			mu.Unlock()
 		})
 	}

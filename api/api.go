@@ -169,6 +169,7 @@ func New(cfg Config) (http.Handler, error) {
 	v1.DELETE("/customers/:id", noDelete)
 	v1.POST("/customers/:id/archive", can(permission.CustomersArchive), s.archive)
 	v1.POST("/customers/:id/reenable", can(permission.CustomersArchive), s.reenable)
+	v1.POST("/customers/:id/erase", can(permission.CustomersErase), s.erase)
 	v1.POST("/customers/:id/notes", can(permission.NotesAdd), s.addNote)
 	v1.GET("/customers/:id/history", can(permission.CustomersHistory), s.history)
 

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/eventstore"
 	"github.com/fieldservice/customer-service/projections"
 	"github.com/fieldservice/customer-service/projections/customerview"
@@ -342,4 +343,23 @@ func (s *server) listOrSearch(c *gin.Context) {
 // hasBody reports whether a request carries a body, announced or chunked.
 func hasBody(r *http.Request) bool {
 	return r.ContentLength > 0 || r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody
+}
+
+type eraseBody struct {
+	Reason    string `json:"reason"`
+	Reference string `json:"reference"`
+}
+
+// erase forgets an archived customer's personal data for good (the right to
+// be forgotten): the reason is a picklist and the reference a case id, never
+// free text, since the event itself is kept.
+func (s *server) erase(c *gin.Context) {
+	var b eraseBody
+	s.lifecycle(c, &b, func(m commands.Meta, id string, seen uint64) (commands.Result, error) {
+		reason, err := customer.ParseErasureReason(b.Reason)
+		if err != nil {
+			return commands.Result{}, invalid(FieldProblem{Field: "reason", Message: "must be subject_request, retention_expired or legal_order"})
+		}
+		return s.cfg.App.EraseCustomer.Handle(c, commands.EraseCustomer{Meta: m, CustomerID: id, SeenVersion: seen, Reason: reason, Reference: b.Reference})
+	})
 }

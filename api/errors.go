@@ -96,6 +96,7 @@ func problemOf(err error) Problem {
 		cred  *credential.Error
 		stale *commands.StaleVersionError
 		taken *commands.EmailTakenError
+		owes  *commands.BalanceNotZeroError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -120,6 +121,10 @@ func problemOf(err error) Problem {
 		return Problem{Status: http.StatusPreconditionFailed, Code: "stale-version", Title: "The " + record + " changed since it was read",
 			Detail:         fmt.Sprintf("If-Match named version %d; the %s is at version %d. Reload it and apply the change again.", stale.Expected, record, stale.Actual),
 			CurrentVersion: stale.Actual}
+	case errors.As(err, &owes):
+		return Problem{Status: http.StatusConflict, Code: "balance-not-zero", Title: "The customer's account is not settled",
+			Detail: fmt.Sprintf("%d %s is open and %d is in store credit (minor units): settle the account before erasing the customer",
+				owes.Open, owes.Currency, owes.StoreCredit)}
 	case errors.As(err, &taken):
 		return Problem{Status: http.StatusConflict, Code: "email-taken", Title: "The email belongs to another customer",
 			Detail: "customer " + taken.OwnerID + " has this primary email", OwnerID: taken.OwnerID}

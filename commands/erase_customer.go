@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/customer"
 	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/keystore"
@@ -49,6 +50,17 @@ func (h *EraseCustomerHandler) erase(ctx context.Context, cmd EraseCustomer) (Re
 	}
 	if cmd.SeenVersion != 0 && cmd.SeenVersion != c.Version() {
 		return Result{}, &StaleVersionError{CustomerID: cmd.CustomerID, Expected: cmd.SeenVersion, Actual: c.Version()}
+	}
+	if c.Erasure() == nil {
+		// An account that still owes or is owed money keeps the customer: the
+		// debt or credit must be settled (or written off) first.
+		a, err := h.d.accounts.load(ctx, cmd.CustomerID)
+		if err != nil {
+			return Result{}, err
+		}
+		if s := a.Summary(account.DateOf(h.d.cfg.Clock())); s.Open != 0 || s.StoreCredit != 0 {
+			return Result{}, &BalanceNotZeroError{CustomerID: cmd.CustomerID, Currency: s.Currency, Open: s.Open, StoreCredit: s.StoreCredit}
+		}
 	}
 	subject, err := uuid.Parse(c.ID())
 	if err != nil {

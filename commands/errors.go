@@ -19,6 +19,9 @@ var (
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
 	// ErrIdempotencyInProgress: a request with this key is still running elsewhere (HTTP 409).
 	ErrIdempotencyInProgress = errors.New("a request with this idempotency key is in progress")
+	// ErrBalanceNotZero: the customer's account still has money open or in
+	// store credit, so it cannot be erased yet (HTTP 409).
+	ErrBalanceNotZero = errors.New("the account's balance is not zero")
 	// ErrForbidden: the actor's role may not run this command (HTTP 403).
 	ErrForbidden = errors.New("not allowed for this role")
 )
@@ -52,3 +55,17 @@ func (e *EmailTakenError) Error() string {
 }
 
 func (e *EmailTakenError) Unwrap() error { return ErrEmailTaken }
+
+// BalanceNotZeroError says what is left on the account of a customer that
+// cannot be erased yet.
+type BalanceNotZeroError struct {
+	CustomerID        string
+	Currency          string
+	Open, StoreCredit int64
+}
+
+func (e *BalanceNotZeroError) Error() string {
+	return fmt.Sprintf("customer %s: %v: %d %s open, %d in store credit", e.CustomerID, ErrBalanceNotZero, e.Open, e.Currency, e.StoreCredit)
+}
+
+func (e *BalanceNotZeroError) Unwrap() error { return ErrBalanceNotZero }

@@ -77,8 +77,12 @@ func everyKind(t *testing.T, app *commands.App) eventstore.Position {
 	must(cr.Position, err)
 	acct(app.ArchiveCustomer.Handle(ctx, commands.ArchiveCustomer{Meta: office, CustomerID: id, Reason: "closed"}))
 	acct(app.ReenableCustomer.Handle(ctx, commands.ReenableCustomer{Meta: office, CustomerID: id}))
-	acct(app.ArchiveCustomer.Handle(ctx, commands.ArchiveCustomer{Meta: office, CustomerID: id, Reason: "closed again"}))
-	r, err := app.EraseCustomer.Handle(ctx, commands.EraseCustomer{Meta: commandstest.Admin, CustomerID: id, Reason: customer.SubjectRequest})
+	// Erasure needs an account with nothing open: another customer, without one.
+	gone, err := app.RegisterCustomer.Handle(ctx, commands.RegisterCustomer{Meta: office, Details: customer.Details{
+		Kind: customer.Person, FirstName: "Ida", LastName: lastName, Email: "gone@quennell.example"}})
+	must(gone.Position, err)
+	acct(app.ArchiveCustomer.Handle(ctx, commands.ArchiveCustomer{Meta: office, CustomerID: gone.CustomerID, Reason: "asked to be forgotten"}))
+	r, err := app.EraseCustomer.Handle(ctx, commands.EraseCustomer{Meta: commandstest.Admin, CustomerID: gone.CustomerID, Reason: customer.SubjectRequest})
 	return must(r.Position, err)
 }
 

@@ -219,6 +219,13 @@ func (s *server) minPosition(c *gin.Context, r *projections.Runner) error {
 func (s *server) get(c *gin.Context) {
 	id, err := customerID(c)
 	if err == nil {
+		err = unknownParams(c, "as_of", "version", "min_position")
+	}
+	if err == nil && (c.Query("as_of") != "" || c.Query("version") != "") {
+		s.getAt(c, id)
+		return
+	}
+	if err == nil {
 		err = s.minPosition(c, s.cfg.Views)
 	}
 	if err != nil {
@@ -362,4 +369,33 @@ func (s *server) erase(c *gin.Context) {
 		}
 		return s.cfg.App.EraseCustomer.Handle(c, commands.EraseCustomer{Meta: m, CustomerID: id, SeenVersion: seen, Reason: reason, Reference: b.Reference})
 	})
+}
+
+// getAt answers the customer as it stood at a version or an instant, folded
+// from the store: the record, not the read model.
+func (s *server) getAt(c *gin.Context, id string) {
+	q := commands.CustomerAt{CustomerID: id}
+	var err error
+	if v := c.Query("version"); v != "" {
+		n, perr := strconv.ParseUint(v, 10, 64)
+		if perr != nil || n == 0 {
+			err = invalid(FieldProblem{Field: "query.version", Message: "must be a version, 1 or more"})
+		}
+		q.Version = n
+	}
+	if v := c.Query("as_of"); err == nil && v != "" {
+		if q.AsOf, err = time.Parse(time.RFC3339, v); err != nil {
+			err = invalid(FieldProblem{Field: "query.as_of", Message: "must be an RFC 3339 time, like 2026-03-03T09:00:00Z"})
+		}
+	}
+	var snap customer.Snapshot
+	if err == nil {
+		snap, err = s.cfg.App.CustomerHistory.CustomerAt(c, q)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("ETag", etag(snap.Version))
+	respond(c, http.StatusOK, customerOf(customerview.ViewOf(snap)))
 }

@@ -130,6 +130,9 @@ func problemOf(err error) Problem {
 			Detail: "customer " + taken.OwnerID + " has this primary email", OwnerID: taken.OwnerID}
 	case errors.Is(err, commands.ErrCustomerNotFound), errors.Is(err, customer.ErrNotRegistered):
 		return Problem{Status: http.StatusNotFound, Code: "customer-not-found", Title: "No such customer"}
+	case errors.Is(err, commands.ErrNotYet):
+		return Problem{Status: http.StatusNotFound, Code: "no-such-version", Title: "The customer had no such version then",
+			Detail: "it was registered later, or has fewer versions"}
 	case errors.Is(err, commands.ErrConflict):
 		return Problem{Status: http.StatusConflict, Code: "conflict", Title: "A concurrent write won", Detail: "reload the customer and retry"}
 	case errors.Is(err, commands.ErrIdempotencyKeyReused):

@@ -80,7 +80,9 @@ func (a Actor) actor() actor.Actor {
 	return actor.Actor{ID: a.ID, Name: a.Name, Role: r}
 }
 
-func viewOf(s customer.Snapshot) View {
+// ViewOf is the view of a customer's state: what the read model stores, and what
+// a state folded from the store (as of a version or an instant) shows.
+func ViewOf(s customer.Snapshot) View {
 	v := View{ID: s.ID, Number: s.Number, Version: s.Version, DisplayName: s.Details.DisplayName(), Details: s.Details,
 		Archived: s.Archived, ArchiveReason: s.ArchiveReason, CreatedAt: s.CreatedAt, CreatedBy: actorOf(s.CreatedBy),
 		ModifiedAt: s.ModifiedAt, ModifiedBy: actorOf(s.ModifiedBy)}
@@ -156,7 +158,7 @@ func (Projector) Project(ctx context.Context, keys projections.Keys, r redis.Cmd
 		if err := customerbatch.ApplyNew(c, byID[id]); err != nil {
 			return fmt.Errorf("customer view: %w", err)
 		}
-		after := viewOf(c.Snapshot())
+		after := ViewOf(c.Snapshot())
 		js, err := json.Marshal(after)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/fieldservice/customer-service/commands"
+	"github.com/fieldservice/customer-service/domain/permission"
 	"github.com/fieldservice/customer-service/projections/search"
 )
 
@@ -97,11 +98,23 @@ type historyEvent struct {
 	RecordedAt time.Time `json:"recorded_at"`
 	Actor      actorBody `json:"actor"`
 	// Data is the event's payload; its personal fields are empty once erased.
-	Data          json.RawMessage `json:"data"`
+	Data          json.RawMessage `json:"data,omitempty"`
 	Erased        bool            `json:"erased,omitempty"`
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	Hash          string          `json:"hash"`
 	PrevHash      string          `json:"prev_hash"`
+	// Changes is what the event changed, field by field: old → new.
+	Changes []changeBody `json:"changes"`
+}
+
+// changeBody is one field an event changed. Personal values are shown only
+// to groups that may view customers; to others the field is named, masked.
+type changeBody struct {
+	Field    string          `json:"field"`
+	Old      json.RawMessage `json:"old,omitempty"`
+	New      json.RawMessage `json:"new,omitempty"`
+	Personal bool            `json:"personal,omitempty"`
+	Masked   bool            `json:"masked,omitempty"`
 }
 
 type historyPage struct {
@@ -122,16 +135,28 @@ func (s *server) history(c *gin.Context) {
 		return
 	}
 	page := historyPage{CustomerID: id, Events: make([]historyEvent, 0, len(events))}
+	seesPersonal := actorOf(c).Can(permission.CustomersView)
 	for _, e := range events {
-		data, err := json.Marshal(e.Event)
-		if err != nil {
-			_ = c.Error(err)
-			return
+		var data json.RawMessage
+		if seesPersonal { // the payload holds personal values
+			if data, err = json.Marshal(e.Event); err != nil {
+				_ = c.Error(err)
+				return
+			}
+		}
+		changes := make([]changeBody, 0, len(e.Changes))
+		for _, ch := range e.Changes {
+			b := changeBody{Field: ch.Field, Old: ch.Old, New: ch.New, Personal: ch.Personal}
+			if ch.Personal && !seesPersonal {
+				b.Old, b.New, b.Masked = nil, nil, true
+			}
+			changes = append(changes, b)
 		}
 		page.Events = append(page.Events, historyEvent{Version: e.Version, Position: e.Position.String(), Type: e.Type,
 			OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
 			Actor: actorBody{ID: e.Actor.ID, Name: e.Actor.Name, Role: e.Actor.Role.String()},
-			Data:  data, Erased: e.Erased, CorrelationID: e.CorrelationID, Hash: e.Hash.String(), PrevHash: e.PrevHash.String()})
+			Data:  data, Erased: e.Erased, CorrelationID: e.CorrelationID, Hash: e.Hash.String(), PrevHash: e.PrevHash.String(),
+			Changes: changes})
 	}
 	respond(c, http.StatusOK, page)
 }

@@ -73,6 +73,11 @@ func subtree(l Leaves, lo, hi uint64) (Hash, error) {
 	if hi-lo == 1 {
 		return l.Leaf(lo)
 	}
+	if t, ok := l.(*Tree); ok {
+		if h, ok := t.complete(lo, hi); ok {
+			return h, nil
+		}
+	}
 	k := split(hi - lo)
 	left, err := subtree(l, lo, lo+k)
 	if err != nil {
@@ -239,3 +244,56 @@ type Slice []Hash
 
 func (s Slice) Len() uint64                 { return uint64(len(s)) }
 func (s Slice) Leaf(i uint64) (Hash, error) { return s[i], nil }
+
+// Tree is a growing tree that keeps the hash of every complete subtree
+// (2^k leaves starting at a multiple of 2^k), so a root or a proof costs
+// O(log² n) hashes, not O(n). Appending is O(1) amortized. It is not safe for
+// concurrent use.
+type Tree struct {
+	// levels[k][j] is the hash of leaves [j·2^k, (j+1)·2^k).
+	levels [][]Hash
+}
+
+// Append adds a leaf hash.
+func (t *Tree) Append(leaf Hash) {
+	if len(t.levels) == 0 {
+		t.levels = [][]Hash{nil}
+	}
+	t.levels[0] = append(t.levels[0], leaf)
+	for k := 0; len(t.levels[k])%2 == 0; k++ {
+		if k+1 == len(t.levels) {
+			t.levels = append(t.levels, nil)
+		}
+		n := len(t.levels[k])
+		t.levels[k+1] = append(t.levels[k+1], NodeHash(t.levels[k][n-2], t.levels[k][n-1]))
+	}
+}
+
+// Len is how many leaves the tree has.
+func (t *Tree) Len() uint64 {
+	if len(t.levels) == 0 {
+		return 0
+	}
+	return uint64(len(t.levels[0]))
+}
+
+// Leaf is the i-th leaf hash.
+func (t *Tree) Leaf(i uint64) (Hash, error) {
+	if i >= t.Len() {
+		return Hash{}, fmt.Errorf("merkle: no leaf %d of %d", i, t.Len())
+	}
+	return t.levels[0][i], nil
+}
+
+// complete returns the stored hash of [lo, hi) when it is a complete subtree.
+func (t *Tree) complete(lo, hi uint64) (Hash, bool) {
+	size := hi - lo
+	if size == 0 || size&(size-1) != 0 || lo%size != 0 {
+		return Hash{}, false
+	}
+	k := bits.TrailingZeros64(size)
+	if k >= len(t.levels) || lo/size >= uint64(len(t.levels[k])) {
+		return Hash{}, false
+	}
+	return t.levels[k][lo/size], true
+}

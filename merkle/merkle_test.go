@@ -113,3 +113,27 @@ func TestConsistencyProofs(t *testing.T) {
 		}
 	}
 }
+
+// A Tree gives the same roots and proofs as the plain leaves, at every size.
+func TestTreeAgreesWithTheDefinition(t *testing.T) {
+	ls := leaves(300)
+	var tree merkle.Tree
+	for n := uint64(1); n <= 300; n++ {
+		tree.Append(ls[n-1])
+		got, err := merkle.Root(&tree, n)
+		if err != nil || got != reference(ls[:n]) {
+			t.Fatalf("root of %d: %v", n, err)
+		}
+		i := uint64(rand.IntN(int(n)))
+		proof, _ := merkle.InclusionProof(&tree, i, n)
+		if err := merkle.VerifyInclusion(ls[i], i, n, proof, got); err != nil {
+			t.Fatalf("leaf %d of %d: %v", i, n, err)
+		}
+		m := 1 + uint64(rand.IntN(int(n)))
+		old, _ := merkle.Root(&tree, m)
+		cp, _ := merkle.ConsistencyProof(&tree, m, n)
+		if err := merkle.VerifyConsistency(m, n, old, got, cp); err != nil {
+			t.Fatalf("%d → %d: %v", m, n, err)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fieldservice/customer-service/api/auth"
+	"github.com/fieldservice/customer-service/auditlog"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/actor"
 	"github.com/fieldservice/customer-service/domain/permission"
@@ -44,6 +45,9 @@ type Config struct {
 	// Republisher re-emits a range of the log through the bus. Optional:
 	// without it, republishing answers 503.
 	Republisher *integration.Republisher
+	// Audit publishes the log's tree, checkpoints and proofs. Optional:
+	// without it, the audit endpoints answer 503.
+	Audit *auditlog.Log
 	// Tokens authenticates bearer tokens. Required.
 	Tokens *auth.Tokens
 	// Metrics receives request figures. Default: a fresh NewMetrics.
@@ -201,6 +205,11 @@ func New(cfg Config) (http.Handler, error) {
 	// Integration events without a broker, and a republish through it.
 	v1.GET("/events/stream", can(permission.EventsStream), s.eventStream)
 	v1.POST("/events/republish", can(permission.EventsRepublish), s.republish)
+
+	proofs := can(permission.AuditProofs)
+	v1.GET("/audit/checkpoint", proofs, s.checkpoint)
+	v1.GET("/audit/proof/inclusion", proofs, s.inclusionProof)
+	v1.GET("/audit/proof/consistency", proofs, s.consistencyProof)
 
 	groups := can(permission.GroupsManage)
 	v1.GET("/permission-groups", groups, s.listGroups)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/fieldservice/customer-service/auditlog"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/domain/account"
 	"github.com/fieldservice/customer-service/domain/credential"
@@ -130,6 +131,8 @@ func problemOf(err error) Problem {
 			Detail: "customer " + taken.OwnerID + " has this primary email", OwnerID: taken.OwnerID}
 	case errors.Is(err, commands.ErrCustomerNotFound), errors.Is(err, customer.ErrNotRegistered):
 		return Problem{Status: http.StatusNotFound, Code: "customer-not-found", Title: "No such customer"}
+	case errors.Is(err, auditlog.ErrNoSuchEvent):
+		return Problem{Status: http.StatusNotFound, Code: "not-in-the-log", Title: "No such event or tree size in the log", Detail: err.Error()}
 	case errors.Is(err, commands.ErrNotYet):
 		return Problem{Status: http.StatusNotFound, Code: "no-such-version", Title: "The customer had no such version then",
 			Detail: "it was registered later, or has fewer versions"}

@@ -50,3 +50,7 @@ func (a *App) Follow(ctx context.Context, after, until eventstore.Position, type
 func (a *App) LastPosition(ctx context.Context) (eventstore.Position, error) {
 	return a.store.LastPosition(ctx)
 }
+
+// Store is the event store the application writes to, for readers that
+// follow the whole log (the audit log's tree).
+func (a *App) Store() eventstore.Store { return a.store }

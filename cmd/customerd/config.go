@@ -21,6 +21,7 @@ type config struct {
 	Redis           string
 	KeyStore        string
 	MasterKeyFile   string
+	CheckpointKey   string
 	Tokens          string
 	LogLevel        slog.Level
 	PhoneRegion     string
@@ -72,6 +73,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	str(&c.Redis, "redis", "", "Redis URL for the read models (redis://host:6379/0); empty: a redis-server customerd runs, saved in the data directory (without redis-server on PATH: in-process, rebuilt at every start)")
 	str(&c.KeyStore, "keystore", "", "PostgreSQL URL of the data-key store that several instances share (postgres://user@host/db); empty: the key file in the data directory, for one instance")
 	str(&c.MasterKeyFile, "master-key-file", "", "file holding the master key that wraps the data keys; created on first start (default <data>/master.key; or set "+masterKeyEnv+")")
+	str(&c.CheckpointKey, "checkpoint-key-file", "", "file holding the Ed25519 key that signs the audit log's checkpoints; created on first start (default <data>/checkpoint.key)")
 	str(&c.Tokens, "tokens", "", "bearer token file (hashes only) (default <data>/tokens.json)")
 	str(&c.PhoneRegion, "phone-region", "US", "region of phone numbers typed without a country code (ISO 3166 alpha-2)")
 	var level string
@@ -128,6 +130,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.Data, "master.key")
+	}
+	if c.CheckpointKey == "" {
+		c.CheckpointKey = filepath.Join(c.Data, "checkpoint.key")
 	}
 	if c.Tokens == "" {
 		c.Tokens = filepath.Join(c.Data, "tokens.json")

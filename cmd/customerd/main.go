@@ -25,6 +25,7 @@ import (
 
 	"github.com/fieldservice/customer-service/api"
 	"github.com/fieldservice/customer-service/api/auth"
+	"github.com/fieldservice/customer-service/auditlog"
 	"github.com/fieldservice/customer-service/codec"
 	"github.com/fieldservice/customer-service/commands"
 	"github.com/fieldservice/customer-service/eventstore"
@@ -139,7 +140,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(api.Config{App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name], Access: runners[accessreport.Name],
+	signer, created, err := auditlog.LoadOrCreateKey(cfg.CheckpointKey)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("created the checkpoint signing key; keep it like the master key", "file", cfg.CheckpointKey)
+	}
+	audit := auditlog.New(store, signer)
+	handler, err := api.New(api.Config{Audit: audit, App: app, Redis: rdb, Views: views, Search: index, Balances: runners[balances.Name], Access: runners[accessreport.Name],
 		Relay: runners[relay.Name()], Republisher: &integration.Republisher{App: app, Publisher: bus, Personal: cfg.BusPersonal},
 		Tokens: tokens, Metrics: metrics, Logger: log, MaxBody: cfg.MaxBody, MinPositionWait: cfg.MinPositionWait,
 		ReadyLag: cfg.ReadyLag, FreeSpace: freeSpace, MinFreeSpace: cfg.MinFreeSpace})
@@ -150,6 +159,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	projCtx, stopProjections := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = feed.Run(projCtx) })
+	wg.Go(func() {
+		if err := audit.Run(projCtx); err != nil && projCtx.Err() == nil {
+			log.Error("audit log stopped", "error", err)
+		}
+	})
 	for _, r := range runners {
 		wg.Go(func() { _ = r.Run(projCtx) })
 	}

@@ -45,6 +45,7 @@ const (
 	EventsStream
 	EventsPersonal
 	EventsRepublish
+	AuditProofs
 	count
 )
 
@@ -70,12 +71,13 @@ var names = [count]string{
 	EventsStream:      "events.stream",
 	EventsPersonal:    "events.personal",
 	EventsRepublish:   "events.republish",
+	AuditProofs:       "audit.proofs",
 }
 
 // readOnly are the permissions that change nothing and reveal no secret: the
 // only ones the auditor group may hold.
 var readOnly = SetOf(CustomersView, CustomersHistory, AccountsView, AccountsHistory, BalancesReport,
-	CredentialsView, CredentialsReport, EventsStream)
+	CredentialsView, CredentialsReport, EventsStream, AuditProofs)
 
 func (p Permission) String() string {
 	if p < count {
@@ -187,7 +189,7 @@ func Defaults() []Group {
 				CredentialsView, CredentialsNew, CredentialsEdit, CredentialsReveal), BuiltIn: true},
 		{Name: Auditor, Description: "Reads everything that is not a secret, and the credential-access report; changes nothing.",
 			Permissions: SetOf(CustomersView, CustomersHistory, AccountsView, AccountsHistory, BalancesReport,
-				CredentialsView, CredentialsReport), BuiltIn: true},
+				CredentialsView, CredentialsReport, AuditProofs), BuiltIn: true},
 	}
 }
 

@@ -140,6 +140,11 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.Metrics.FreeSpace(cfg.FreeSpace)
 	}
 	r := gin.New()
+	// The client address (the access report's "from where") is the
+	// connection's: gin would otherwise believe any caller's X-Forwarded-For.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, err
+	}
 	r.HandleMethodNotAllowed = true
 	// Handlers pass c to the store and Redis: it carries the request's deadline.
 	// A context with a timer of its own derives from c.Request.Context(), not c:

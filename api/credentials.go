@@ -236,8 +236,8 @@ func (s *server) removeCredential(c *gin.Context) {
 }
 
 // revealCredential answers the password only after the reveal is stored.
-// The client address is the connection's (gin's ClientIP trusts no proxy
-// header unless configured to).
+// The client address is the connection's: the API trusts no proxy header
+// (api.New), so a caller cannot write another address into the report.
 func (s *server) revealCredential(c *gin.Context) {
 	cust, cid, err := scopeOf(c)
 	var m commands.Meta

@@ -184,7 +184,7 @@ func TestCredentialTourLeavesNoSecretBehind(t *testing.T) {
 	}
 
 	reveal := f.do(t, req{method: "POST", path: "/v1/credentials/" + created.ID + "/reveal", role: "technician",
-		body: map[string]any{"reason": "on site, ticket 4411"}, header: map[string]string{"User-Agent": "field-app/2.1"}})
+		body: map[string]any{"reason": "on site, ticket 4411"}, header: map[string]string{"User-Agent": "field-app/2.1", "X-Forwarded-For": "198.51.100.66"}})
 	var shown struct {
 		Password, Notes, Position string
 		Version                   uint64
@@ -207,7 +207,7 @@ func TestCredentialTourLeavesNoSecretBehind(t *testing.T) {
 	}
 	report.json(t, &page)
 	if report.Status != 200 || len(page.Items) != 3 || page.Items[0].Action != "revealed" || page.Items[0].Actor.ID != "u-technician" ||
-		page.Items[0].UserAgent != "field-app/2.1" || page.Items[0].Reason != "on site, ticket 4411" || page.Items[0].ClientAddress == "" ||
+		page.Items[0].UserAgent != "field-app/2.1" || page.Items[0].Reason != "on site, ticket 4411" || page.Items[0].ClientAddress != "127.0.0.1" ||
 		page.Items[1].Changed != "password" || page.Items[2].Action != "created" {
 		t.Fatalf("report: %d %s", report.Status, report.Body)
 	}

@@ -64,9 +64,6 @@ type Bound struct {
 	Time     time.Time
 }
 
-// IsZero reports an open end.
-func (b Bound) IsZero() bool { return b.Position.IsZero() && b.Time.IsZero() }
-
 // ParseBound reads a position ("1042/1042") or an RFC 3339 time.
 func ParseBound(s string) (Bound, error) {
 	if s == "" {
